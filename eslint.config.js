@@ -15,7 +15,7 @@ export const plannerPurity = {
     { name: 'simple-git', message: 'The planner is pure: tag resolution is observation.' },
   ],
   patterns: [
-    { group: ['**/drivers/*', '**/drivers/**', '!**/drivers/types.js'], message: 'The planner may use driver types only, never drivers.' },
+    { group: ['**/drivers/**', '!**/drivers/types.js', '!**/drivers/compare.js', '!**/drivers/compare-rules.js', '!**/drivers/*/compare.js'], message: 'The planner may use driver types and the pure compare registry only, never drivers.' },
     { group: ['**/observe/**', '**/executor/**'], message: 'The planner is pure.' },
   ],
 };

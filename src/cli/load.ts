@@ -1,0 +1,26 @@
+// Loads a deployment root for a command: tend.yaml, then desired/ (diagnostics collected, never thrown).
+import type { DesiredState, Diagnostic } from '../model/types.js';
+import { loadConfig, type RootPaths } from '../spec/config.js';
+import { loadDesired } from '../spec/desired.js';
+
+export interface GlobalOptions {
+  dir?: string;
+}
+
+export interface LoadedRoot {
+  paths: RootPaths;
+  desired?: DesiredState;
+  /** tend.yaml diagnostics (when tend.yaml is broken nothing else is loaded). */
+  diagnostics: Diagnostic[];
+}
+
+export function loadRoot(opts: GlobalOptions, purpose: 'validate' | 'plan'): LoadedRoot {
+  const loaded = loadConfig({ cwd: process.cwd(), dir: opts.dir, env: process.env });
+  if (!loaded.config) return { paths: loaded.paths, diagnostics: loaded.diagnostics };
+  const desired = loadDesired({
+    root: loaded.root, desiredDir: loaded.paths.desired, config: loaded.config,
+    platform: process.platform, launchdWarn: purpose === 'validate',
+  });
+  desired.diagnostics = [...loaded.diagnostics, ...desired.diagnostics];
+  return { paths: loaded.paths, desired, diagnostics: desired.diagnostics };
+}

@@ -1,0 +1,22 @@
+// The commander program: global options and the registered subcommands.
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { registerReconcile } from './reconcile.js';
+import { registerValidate } from './validate.js';
+
+export function tendVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('tend')
+    .description('Keep long-running service instances converged to desired/*.yaml (systemd, launchd, Docker, tmux).')
+    .version(tendVersion(), '-V, --version', "print tend's own version")
+    .option('-C, --dir <dir>', 'deployment root (the folder holding tend.yaml); default: the working dir or its nearest parent with one')
+    .showHelpAfterError()
+    .addHelpText('after', '\nEnvironment: TEND_DESIRED_DIR, TEND_RELEASES_DIR, TEND_INSTANCES_DIR override paths from tend.yaml.');
+  registerValidate(program);
+  registerReconcile(program);
+  return program;
+}

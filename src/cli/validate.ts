@@ -1,0 +1,33 @@
+// `tend validate`: load tend.yaml and every desired file, print all diagnostics; exit 0 ok, 1 errors.
+import type { Command } from 'commander';
+import { countErrors, renderDiagnostics } from '../views/diagnostics.js';
+import { loadRoot, type GlobalOptions } from './load.js';
+
+export function registerValidate(program: Command): void {
+  program
+    .command('validate')
+    .description('check tend.yaml and every desired file; print each problem as file:line:col: severity: message')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExit codes: 0 no errors (warnings allowed), 1 errors.')
+    .action((opts: { json?: boolean }, cmd: Command) => {
+      const root = loadRoot(cmd.optsWithGlobals<GlobalOptions>(), 'validate');
+      const diagnostics = root.diagnostics;
+      const errors = countErrors(diagnostics);
+      const entries = root.desired?.entries ?? [];
+      if (opts.json) {
+        const instances = entries.map((e) => ({
+          name: e.name, file: e.file, status: e.status, ...(e.status === 'valid' ? { runtime: e.runtime, version: e.spec.version } : {}),
+        }));
+        process.stdout.write(`${JSON.stringify({ formatVersion: 1, ok: errors === 0, instances, diagnostics }, null, 2)}\n`);
+      } else {
+        process.stdout.write(renderDiagnostics(diagnostics));
+        const warnings = diagnostics.length - errors;
+        const valid = entries.filter((e) => e.status === 'valid').length;
+        process.stdout.write(
+          `${root.desired ? `${valid} of ${entries.length} desired file${entries.length === 1 ? '' : 's'} valid` : 'tend.yaml is invalid'}; ` +
+          `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
+        );
+      }
+      process.exitCode = errors > 0 ? 1 : 0;
+    });
+}

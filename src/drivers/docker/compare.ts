@@ -1,0 +1,4 @@
+// Docker: labels, env, ports and image are fixed at creation, so every change recreates the container.
+import type { Compare } from '../types.js';
+
+export const compare: Compare = () => 'replace';

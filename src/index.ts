@@ -1,0 +1,10 @@
+// tend's TypeScript API: load, observe, plan and render, as the CLI does.
+export type * from './model/types.js';
+export type { Driver, Compare, ObserveContext, ApplyContext } from './drivers/types.js';
+export { loadConfig, findRoot } from './spec/config.js';
+export { loadDesired } from './spec/desired.js';
+export { observeAll, observeRuntimes } from './observe/index.js';
+export { plan, type PlanOptions } from './planner/plan.js';
+export { specHash } from './planner/hash.js';
+export { renderPlanText, renderPlanJson } from './views/plan-text.js';
+export { formatDiagnostic } from './views/diagnostics.js';

@@ -1,0 +1,296 @@
+// Types shared by every layer: desired specs, observed state, releases, plans and diagnostics.
+
+export type Runtime = 'systemd' | 'launchd' | 'docker' | 'tmux';
+export type RuntimeChoice = Runtime | 'auto';
+export const RUNTIMES: readonly Runtime[] = ['systemd', 'launchd', 'docker', 'tmux'];
+
+export type Severity = 'error' | 'warning';
+
+/** A problem tied to a place: `desired/web.yaml:7:3: error: port must be <= 65535`. */
+export interface Diagnostic {
+  severity: Severity;
+  message: string;
+  /** Path relative to the deployment root, e.g. `desired/web.yaml`. */
+  file?: string;
+  line?: number;
+  col?: number;
+  /** The instance the problem belongs to, when there is one. */
+  instance?: string;
+}
+
+export interface HealthSpec {
+  http?: string;
+  tcp?: boolean;
+  exec?: string[];
+  port?: number;
+  timeout?: string;
+  interval?: string;
+}
+
+export interface DockerSpec {
+  containerPort?: number;
+  volumes?: string[];
+  network?: string;
+}
+
+/** The contents of `desired/<name>.yaml` after `defaults:` were merged under it. */
+export interface InstanceSpec {
+  apiVersion?: 'tend/v1';
+  name: string;
+  version: string;
+  runtime: RuntimeChoice;
+  state: 'running' | 'stopped';
+  port: number;
+  address: string;
+  env: Record<string, string>;
+  secrets: string[];
+  config?: unknown;
+  health: HealthSpec;
+  rollout: { autoRollback: boolean };
+  docker?: DockerSpec;
+}
+
+export type InstanceDefaults = Partial<Omit<InstanceSpec, 'name'>>;
+
+export interface TendConfig {
+  apiVersion: 'tend/v1';
+  app: string;
+  source: {
+    repo: string;
+    build: string;
+    buildTimeout: string;
+    artifacts: string[];
+    image?: string;
+    run: { artifact: string; args: string[] };
+    secrets: string[];
+  };
+  paths: { desired: string; releases: string; instances: string };
+  releases: { keep: number };
+  prune: { deleteRemoved: boolean; maxShare: number };
+  defaults: InstanceDefaults;
+  agent: {
+    resync: string;
+    prune: string;
+    concurrency: number;
+    debounce: string;
+    git: { pull: boolean; interval: string };
+    listen: string;
+  };
+  systemd: { scope: 'system' | 'user'; user?: string; group?: string };
+  launchd: { labelPrefix: string };
+  docker: { network?: string; discovery: { enabled: boolean; label: string; imagePatterns: string[] } };
+  tmux: { socket?: string };
+  metrics: { projects?: string; sessions?: string };
+}
+
+/** One desired file after loading: valid (with its merged spec) or invalid (kept running as is). */
+export interface Position {
+  line: number;
+  col: number;
+}
+
+export type DesiredEntry =
+  | {
+    status: 'valid'; name: string; file: string; runtime: Runtime; spec: InstanceSpec;
+    /** Where top-level keys sit in the file (1:1 when they come from defaults), for planner diagnostics. */
+    positions: Record<string, Position>;
+  }
+  | { status: 'invalid'; name: string; file: string; diagnostics: Diagnostic[] };
+
+export interface DesiredState {
+  config: TendConfig;
+  /** `desired/` relative to the root, for messages. */
+  desiredDir: string;
+  /** False when `desired/` does not exist; then nothing may be deleted. */
+  dirExists: boolean;
+  entries: DesiredEntry[];
+  diagnostics: Diagnostic[];
+}
+
+// ---- observation -------------------------------------------------------
+
+export type ObservedState = 'running' | 'stopped' | 'failed' | 'absent';
+
+/** One unit / container / session found on the host. */
+export interface ObservedItem {
+  runtime: Runtime;
+  /** Unit, container or session name, e.g. `oubliette-web.service`. */
+  id: string;
+  /** Instance name from the ownership mark (or derived from the name when not owned). */
+  instance: string;
+  owned: boolean;
+  state: ObservedState;
+  version?: string;
+  specHash?: string;
+  /** ISO time the current process started, for restart requests. */
+  startedAt?: string;
+  restarts?: number;
+  /** Docker: the image id the container runs. */
+  imageId?: string;
+}
+
+export type RuntimeObservation =
+  | { status: 'ok'; items: ObservedItem[]; images?: string[] }
+  | { status: 'unavailable'; reason: string; items: [] };
+
+export interface Observed {
+  host: { platform: string };
+  runtimes: Partial<Record<Runtime, RuntimeObservation>>;
+}
+
+export type VersionResolution =
+  | { status: 'resolved'; tag: string; commit: string }
+  | { status: 'not-found'; reason: string }
+  | { status: 'unresolved'; reason: string };
+
+export interface BuiltRelease {
+  version: string;
+  commit: string;
+  valid: boolean;
+  problem?: string;
+  imageId?: string;
+}
+
+/** Releases as observed: requested versions resolved to tags and commits, and what `releases/` holds. */
+export interface ReleaseCatalog {
+  resolutions: Record<string, VersionResolution>;
+  built: Record<string, BuiltRelease>;
+}
+
+export type HistoryReason = 'create' | 'update' | 'rollback' | 'auto-rollback';
+
+export interface HistoryEntry {
+  version: string;
+  updatedAt: string;
+  updatedBy: string;
+  reason: HistoryReason;
+  outcome: 'healthy' | 'failed';
+}
+
+export type Phase =
+  | 'Ready' | 'Progressing' | 'Degraded' | 'RolledBack' | 'Failed' | 'Stopped' | 'InvalidSpec' | 'Unknown';
+
+export interface Hold {
+  version: string;
+  specHash: string;
+  at: string;
+  reason: string;
+}
+
+/** The last spec applied to an instance, secrets excluded, so a plan can name changed fields. */
+export interface AppliedSpec {
+  specHash: string;
+  version: string;
+  commit: string;
+  runtime: Runtime;
+  spec: InstanceSpec;
+  envDigest: string;
+}
+
+/** `instances/<name>/status.json`. */
+export interface StatusFile {
+  phase: Phase;
+  observedVersion?: string;
+  desiredVersion?: string;
+  since?: string;
+  message?: string;
+  held?: Hold;
+  applied?: AppliedSpec;
+}
+
+export interface InstanceState {
+  history: HistoryEntry[];
+  phase?: Phase;
+  held?: Hold;
+  applied?: AppliedSpec;
+  restartRequestedAt?: string;
+  /** Names present in `instances/<name>/.env` and a digest of their values; never the values. */
+  env: { file: string; keys: string[]; digest: string };
+}
+
+export type InstanceStates = Record<string, InstanceState>;
+
+// ---- the plan ------------------------------------------------------------
+
+export type Disruption = 'none' | 'reload' | 'restart' | 'stop' | 'replace' | 'rebuild+restart' | 'delete';
+
+export type ActionType =
+  | 'build-release'
+  | 'load-image'
+  | 'write-config'
+  | 'write-unit'
+  | 'create-container'
+  | 'create-session'
+  | 'start'
+  | 'stop'
+  | 'restart'
+  | 'delete'
+  | 'verify-health'
+  | 'orphan';
+
+/** What happens to one instance as a whole. */
+export type Change =
+  | 'create' | 'update' | 'replace' | 'reconfigure' | 'restart' | 'start' | 'stop' | 'delete'
+  | 'orphan' | 'held' | 'invalid' | 'blocked' | 'unchanged';
+
+export interface Action {
+  id: string;
+  type: ActionType;
+  /** The instance the action belongs to; absent for shared work such as a build. */
+  instance?: string;
+  runtime?: Runtime;
+  /** The unit / container / session the action touches. */
+  target?: string;
+  version?: string;
+  commit?: string;
+  specHash?: string;
+  change?: Change;
+  reason: string;
+  disruption: Disruption;
+  dependsOn: string[];
+}
+
+export interface FieldChange {
+  field: string;
+  from?: unknown;
+  to?: unknown;
+  sensitive?: boolean;
+}
+
+export interface InstancePlan {
+  name: string;
+  change: Change;
+  runtime?: Runtime;
+  file?: string;
+  version?: string;
+  fromVersion?: string;
+  /** `build v1.3.0 (commit 1a2b3c4, cache miss)`, `reuse v1.3.0`, `unresolved`. */
+  release?: string;
+  disruption: Disruption;
+  reason: string;
+  fields: FieldChange[];
+  actions: string[];
+  phase?: Phase;
+}
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  replace: number;
+  delete: number;
+  change: number;
+  held: number;
+  invalid: number;
+  blocked: number;
+  orphan: number;
+  unchanged: number;
+}
+
+export interface Plan {
+  formatVersion: 1;
+  app: string;
+  summary: PlanSummary;
+  instances: InstancePlan[];
+  actions: Action[];
+  diagnostics: Diagnostic[];
+}

@@ -1,0 +1,60 @@
+// Observation in one place: runtimes (one batched call per driver), releases and instance state.
+import { readFileSync } from 'node:fs';
+import type { DesiredState, Observed, ReleaseCatalog, Runtime, RuntimeObservation, InstanceStates } from '../model/types.js';
+import { RUNTIMES } from '../model/types.js';
+import { drivers } from '../drivers/registry.js';
+import type { ObserveContext } from '../drivers/types.js';
+import type { RootPaths } from '../spec/config.js';
+import { validators } from '../spec/schemas.js';
+import { resolveVersions } from './tags.js';
+import { readBuiltReleases } from './releases.js';
+import { readInstanceStates } from './instances.js';
+
+export interface Observation {
+  observed: Observed;
+  releases: ReleaseCatalog;
+  instances: InstanceStates;
+}
+
+async function observeRuntime(runtime: Runtime, ctx: ObserveContext): Promise<RuntimeObservation> {
+  try {
+    return await (await drivers[runtime]()).observe(ctx);
+  } catch (err) {
+    return { status: 'unavailable', reason: err instanceof Error ? err.message : String(err), items: [] };
+  }
+}
+
+/** Observe every runtime in parallel. */
+export async function observeRuntimes(ctx: ObserveContext): Promise<Observed> {
+  const results = await Promise.all(RUNTIMES.map(async (rt) => [rt, await observeRuntime(rt, ctx)] as const));
+  return { host: { platform: process.platform }, runtimes: Object.fromEntries(results) };
+}
+
+/** A saved snapshot of runtimes (`--observed FILE`): plan against another host, or a fixed state in tests. */
+export function readObservedSnapshot(file: string): Observed {
+  const value = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  const validate = validators().observed;
+  if (!validate(value)) {
+    const first = validate.errors?.[0];
+    throw new Error(`${file}: not an observed snapshot: ${first?.instancePath || '(root)'} ${first?.message ?? ''}`.trim());
+  }
+  return value as Observed;
+}
+
+export async function observeAll(desired: DesiredState, paths: RootPaths, snapshot?: string): Promise<Observation> {
+  const ctx: ObserveContext = { config: desired.config, paths };
+  const versions = desired.entries.flatMap((e) => (e.status === 'valid' ? [e.spec.version] : []));
+  const [observed, resolutions] = await Promise.all([
+    snapshot !== undefined ? Promise.resolve(readObservedSnapshot(snapshot)) : observeRuntimes(ctx),
+    resolveVersions(desired.config.source.repo, paths.root, versions),
+  ]);
+  const names = [
+    ...desired.entries.map((e) => e.name),
+    ...Object.values(observed.runtimes).flatMap((r) => r?.items.map((i) => i.instance) ?? []),
+  ];
+  return {
+    observed,
+    releases: { resolutions, built: readBuiltReleases(paths.releases) },
+    instances: readInstanceStates(paths.root, paths.instances, names),
+  };
+}

@@ -1,0 +1,79 @@
+// Observation: each instance's history, status, restart requests and .env (names and digest only).
+import { readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { HistoryEntry, InstanceState, InstanceStates, StatusFile } from '../model/types.js';
+import { canonicalJson, sha256 } from '../planner/hash.js';
+
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function readJson<T>(file: string): T | undefined {
+  const text = readText(file);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** KEY=VALUE lines (optionally `export KEY=...`, quoted values); comments and blanks skipped. */
+export function parseEnvFile(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (!m) continue;
+    let v = m[2]!;
+    if (/^"(.*)"$/.test(v)) v = v.slice(1, -1).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+    else if (/^'(.*)'$/.test(v)) v = v.slice(1, -1);
+    out.set(m[1]!, v);
+  }
+  return out;
+}
+
+/** A digest of the values, so a changed secret changes the spec hash without the value leaving this function. */
+export function envDigest(env: Map<string, string>): string {
+  return sha256(canonicalJson(Object.fromEntries([...env.entries()].sort())));
+}
+
+export function readHistory(file: string): HistoryEntry[] {
+  const text = readText(file) ?? '';
+  const out: HistoryEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      out.push(JSON.parse(line) as HistoryEntry);
+    } catch {
+      // A torn last line (crash while appending) is skipped; the rest stays usable.
+    }
+  }
+  return out;
+}
+
+export function readInstanceState(root: string, instancesDir: string, name: string): InstanceState {
+  const dir = join(instancesDir, name);
+  const envPath = join(dir, '.env');
+  const env = parseEnvFile(readText(envPath) ?? '');
+  const status = readJson<StatusFile>(join(dir, 'status.json'));
+  const requests = readJson<{ restartRequestedAt?: string }>(join(dir, 'requests.json'));
+  const rel = relative(root, envPath);
+  return {
+    history: readHistory(join(dir, '.version-history')),
+    ...(status?.phase ? { phase: status.phase } : {}),
+    ...(status?.held ? { held: status.held } : {}),
+    ...(status?.applied ? { applied: status.applied } : {}),
+    ...(requests?.restartRequestedAt ? { restartRequestedAt: requests.restartRequestedAt } : {}),
+    env: { file: rel.startsWith('..') ? envPath : rel.split(sep).join('/'), keys: [...env.keys()].sort(), digest: envDigest(env) },
+  };
+}
+
+export function readInstanceStates(root: string, instancesDir: string, names: readonly string[]): InstanceStates {
+  return Object.fromEntries([...new Set(names)].sort().map((n) => [n, readInstanceState(root, instancesDir, n)]));
+}

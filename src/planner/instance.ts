@@ -1,0 +1,173 @@
+// Plans one valid desired instance against what runs: create, update, replace, restart, start, stop.
+import type {
+  Change, DesiredEntry, Diagnostic, Disruption, FieldChange, InstancePlan, InstanceState, ObservedItem, Observed,
+  ReleaseCatalog, TendConfig,
+} from '../model/types.js';
+import { compares } from '../drivers/compare.js';
+import { RUNTIME_NOUN, targetName } from '../spec/names.js';
+import { ActionBuilder, worst, type StepInput } from './builder.js';
+import { specDiff, specFields } from './diff.js';
+import { short, specHash } from './hash.js';
+import { decideRelease } from './release.js';
+
+type Valid = Extract<DesiredEntry, { status: 'valid' }>;
+
+export interface InstanceContext {
+  config: TendConfig;
+  observed: Observed;
+  releases: ReleaseCatalog;
+  state: InstanceState | undefined;
+  /** Owned things found for this instance, in any runtime. */
+  items: ObservedItem[];
+  force: boolean;
+  builder: ActionBuilder;
+  diagnostics: Diagnostic[];
+}
+
+const MATERIALIZE = { systemd: 'write-unit', launchd: 'write-unit', docker: 'create-container', tmux: 'create-session' } as const;
+
+export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
+  const { spec, runtime, name } = entry;
+  const base = { name, runtime, file: entry.file, fields: [] as FieldChange[], actions: [] as string[], phase: ctx.state?.phase };
+  const blocked = (diagnostic: Diagnostic, reason: string): InstancePlan => {
+    ctx.diagnostics.push(diagnostic);
+    return { ...base, change: 'blocked', disruption: 'none', reason };
+  };
+  const at = (key: string) => ({ file: entry.file, ...(entry.positions[key] ?? { line: 1, col: 1 }), instance: name });
+
+  if (runtime === 'launchd' && ctx.observed.host.platform !== 'darwin') {
+    const message = `runtime launchd needs macOS; this host is ${ctx.observed.host.platform}`;
+    return blocked({ severity: 'error', ...at('runtime'), message }, message);
+  }
+  const obs = ctx.observed.runtimes[runtime];
+  if (!obs || obs.status !== 'ok') {
+    const why = obs?.status === 'unavailable' ? obs.reason : 'not observed';
+    const message = `cannot observe ${runtime} (${why}); nothing planned for ${name}`;
+    return blocked({ severity: 'warning', ...at('runtime'), message }, message);
+  }
+  const required = [...new Set([...ctx.config.source.secrets, ...spec.secrets])].sort();
+  const missing = required.filter((k) => !(ctx.state?.env.keys ?? []).includes(k));
+  if (missing.length > 0) {
+    const envFile = ctx.state?.env.file ?? `${name}/.env`;
+    const message = `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing from ${envFile}`;
+    return blocked({ severity: 'error', file: entry.file, line: 1, col: 1, instance: name, message }, message);
+  }
+  const release = decideRelease(entry, ctx.releases, ctx.state);
+  if (release.kind === 'not-found') return blocked(release.diagnostic, release.diagnostic.message);
+  if (release.warning) ctx.diagnostics.push(release.warning);
+
+  const envDigest = ctx.state?.env.digest ?? '';
+  const hash = specHash(spec, release.commit, envDigest);
+  const held = ctx.state?.held;
+  if (held && held.specHash === hash && !ctx.force) {
+    return { ...base, change: 'held', version: release.tag, disruption: 'none', reason: `held: ${held.version} failed health at ${held.at} (${held.reason}); edit the file or run tend retry ${name}` };
+  }
+
+  const target = targetName(runtime, ctx.config, name);
+  const current = ctx.items.find((i) => i.runtime === runtime);
+  const others = ctx.items.filter((i) => i.runtime !== runtime);
+  const running = spec.state === 'running';
+  const plan = (change: Change, disruption: Disruption, reason: string, steps: StepInput[], extra: Partial<InstancePlan> = {}): InstancePlan => {
+    const needsBuild = steps.some((s) => s.type === 'write-config') && release.build !== undefined;
+    let after: string[] = [];
+    const summary = steps.some((s) => s.type === 'write-config') ? release.summary : undefined;
+    if (needsBuild) {
+      after = [ctx.builder.shared(`build/${release.tag}`, {
+        type: 'build-release', version: release.tag, reason: `${release.summary}`,
+        ...(release.commit !== 'unresolved' ? { commit: release.commit } : {}),
+      })];
+    }
+    if (runtime === 'docker' && ctx.config.source.image && steps.some((s) => s.type === 'create-container')) {
+      const present = release.imageId !== undefined && (obs.images ?? []).includes(release.imageId);
+      if (!present) {
+        const idx = steps.findIndex((s) => s.type === 'stop' || s.type === 'write-config');
+        steps.splice(Math.max(0, idx), 0, { type: 'load-image', runtime, version: release.tag, reason: `image for ${release.tag} is not in the engine` });
+      }
+    }
+    const actions = ctx.builder.chain(name, change, steps.map((s) => ({ specHash: hash, ...s })), after);
+    return {
+      ...base, change, version: release.tag, disruption: needsBuild && disruption === 'restart' ? 'rebuild+restart' : disruption,
+      reason, actions, ...(summary ? { release: summary } : {}), ...extra,
+    };
+  };
+  const write: StepInput[] = [
+    { type: 'write-config', version: release.tag, reason: 'render config.yaml' },
+    { type: MATERIALIZE[runtime], runtime, target, version: release.tag, reason: `${RUNTIME_NOUN[runtime]} ${target} from spec ${short(hash)}` },
+  ];
+  const startSteps: StepInput[] = running
+    ? [
+      { type: 'start', runtime, target, reason: `start ${target}` },
+      { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
+    ]
+    : [];
+  const removeOthers: StepInput[] = others.flatMap((o) => [
+    ...(o.state === 'running' ? [{ type: 'stop' as const, runtime: o.runtime, target: o.id, reason: `stop ${o.id} (moving to ${runtime})` }] : []),
+    { type: 'delete' as const, runtime: o.runtime, target: o.id, reason: `remove ${RUNTIME_NOUN[o.runtime]} ${o.id}`, disruption: 'delete' as const },
+  ]);
+  const fieldsNew = specFields(spec);
+
+  if (others.length > 0 && !current) {
+    const from = others.map((o) => o.runtime).join(', ');
+    return plan('replace', 'replace', `runtime changes from ${from} to ${runtime}`, [...removeOthers, ...write, ...startSteps], {
+      fields: [{ field: 'runtime', from, to: runtime }], fromVersion: others[0]!.version,
+    });
+  }
+  if (!current) {
+    const reason = ctx.state?.applied
+      ? `${RUNTIME_NOUN[runtime]} ${target} is missing (removed outside tend?)`
+      : `new instance: no ${RUNTIME_NOUN[runtime]} ${target} exists`;
+    return plan('create', 'none', reason, [...removeOthers, ...write, ...startSteps], { fields: fieldsNew });
+  }
+
+  if (current.specHash === hash) {
+    if (!running) {
+      if (current.state !== 'running') return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'stopped, as desired' };
+      return plan('stop', 'stop', 'state: stopped', [{ type: 'stop', runtime, target, reason: `stop ${target}` }]);
+    }
+    if (current.state !== 'running') {
+      return plan('start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
+    }
+    const requested = ctx.state?.restartRequestedAt;
+    if (requested && (!current.startedAt || requested > current.startedAt)) {
+      return plan('restart', 'restart', `restart requested at ${requested}`, [
+        { type: 'restart', runtime, target, reason: `restart ${target}` },
+        { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
+        ...removeOthers,
+      ]);
+    }
+    if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
+    return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'up to date' };
+  }
+
+  // The running thing was made from another spec.
+  const fields = changedFields(current, release.tag, release.commit, ctx.state, spec, envDigest);
+  const versionChanged = current.version !== release.tag || (ctx.state?.applied !== undefined && ctx.state.applied.commit !== release.commit);
+  const live = current.state === 'running';
+  const disruption = live ? compares[runtime]({ versionChanged, fields }) : 'none';
+  const change: Change = versionChanged ? 'update' : 'reconfigure';
+  const reason = versionChanged ? `version ${current.version ?? 'unknown'} -> ${release.tag}` : `spec changed (${short(current.specHash ?? '')} -> ${short(hash)})`;
+  let steps: StepInput[];
+  if (disruption === 'reload') steps = write;
+  else steps = [...(live ? [{ type: 'stop' as const, runtime, target, reason: `stop ${target}` }] : []), ...write, ...startSteps];
+  return plan(change, disruption, reason, [...steps, ...removeOthers], { fields, fromVersion: current.version });
+}
+
+function changedFields(current: ObservedItem, tag: string, commit: string, state: InstanceState | undefined, spec: Valid['spec'], envDigest: string): FieldChange[] {
+  const out: FieldChange[] = [];
+  if (current.version !== tag) out.push({ field: 'version', from: current.version, to: tag });
+  const applied = state?.applied;
+  if (!applied) {
+    out.push({ field: 'spec-hash', from: short(current.specHash ?? 'unknown'), to: 'new' });
+    return out;
+  }
+  if (applied.version === tag && applied.commit !== commit) out.push({ field: 'commit', from: short(applied.commit), to: short(commit) });
+  out.push(...specDiff(applied.spec, spec));
+  if (applied.envDigest !== envDigest) out.push({ field: '.env', sensitive: true });
+  return out;
+}
+
+function healthLabel(h: Valid['spec']['health']): string {
+  const what = h.http !== undefined ? `HTTP GET ${h.http}` : h.tcp ? 'TCP connect' : `exec ${(h.exec ?? []).join(' ')}`;
+  return `health: ${what} within ${h.timeout}`;
+}
+

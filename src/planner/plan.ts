@@ -1,0 +1,91 @@
+// The pure planner: (desired, observed, releases, instance state) -> Plan. No I/O here.
+import type {
+  DesiredState, Diagnostic, InstancePlan, InstanceStates, Observed, ObservedItem, Plan, PlanSummary, ReleaseCatalog,
+} from '../model/types.js';
+import { RUNTIMES } from '../model/types.js';
+import { RUNTIME_NOUN } from '../spec/names.js';
+import { ActionBuilder } from './builder.js';
+import { planInstance } from './instance.js';
+import { planRemovals } from './safety.js';
+import { sortDiagnostics } from './diagnostics.js';
+
+export interface PlanOptions {
+  /** `--prune`: delete instances whose desired file is gone (like `prune.deleteRemoved`). */
+  prune?: boolean;
+  /** `--force`: override the deletion breaker and held versions. */
+  force?: boolean;
+}
+
+export function plan(desired: DesiredState, observed: Observed, releases: ReleaseCatalog, instanceStates: InstanceStates, options: PlanOptions = {}): Plan {
+  const config = desired.config;
+  const builder = new ActionBuilder();
+  const diagnostics: Diagnostic[] = [...desired.diagnostics];
+  const instances: InstancePlan[] = [];
+
+  const items = RUNTIMES.flatMap((rt) => observed.runtimes[rt]?.items ?? []);
+  const owned = new Map<string, ObservedItem[]>();
+  for (const item of items.filter((i) => i.owned)) owned.set(item.instance, [...(owned.get(item.instance) ?? []), item]);
+
+  const entries = [...desired.entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const found = owned.get(entry.name) ?? [];
+    if (entry.status === 'invalid') {
+      const runningNow = found.filter((i) => i.state === 'running').map((i) => `${i.id}${i.version ? ` (${i.version})` : ''}`);
+      instances.push({
+        name: entry.name, change: 'invalid', file: entry.file, disruption: 'none', fields: [], actions: [], phase: 'InvalidSpec',
+        reason: `${entry.file} has errors; ${runningNow.length > 0 ? `${runningNow.join(', ')} keeps running` : 'nothing is changed'}`,
+      });
+      continue;
+    }
+    instances.push(planInstance(entry, {
+      config, observed, releases, state: instanceStates[entry.name], items: found,
+      force: options.force ?? false, builder, diagnostics,
+    }));
+  }
+
+  const declared = new Set(entries.map((e) => e.name));
+  const removed = [...owned.keys()].filter((n) => !declared.has(n)).sort();
+  instances.push(...planRemovals({
+    desired, removed, owned, declaredCount: declared.size, builder, diagnostics,
+    prune: options.prune === true || config.prune.deleteRemoved, force: options.force ?? false,
+  }));
+
+  for (const item of items.filter((i) => !i.owned).sort((a, b) => (a.id < b.id ? -1 : 1))) {
+    const id = builder.chain(`${item.runtime}:${item.id}`, 'orphan', [{
+      type: 'orphan', runtime: item.runtime, target: item.id, reason: `${RUNTIME_NOUN[item.runtime]} ${item.id} is not owned by tend; reported, never touched`,
+    }]);
+    instances.push({
+      name: item.instance, change: 'orphan', runtime: item.runtime, disruption: 'none', fields: [], actions: id,
+      reason: `found ${RUNTIME_NOUN[item.runtime]} ${item.id}, not owned by tend (never touched unless adopted)`,
+      ...(item.version ? { version: item.version } : {}),
+    });
+  }
+
+  return {
+    formatVersion: 1,
+    app: config.app,
+    summary: summarize(instances),
+    instances,
+    actions: builder.actions,
+    diagnostics: sortDiagnostics(diagnostics),
+  };
+}
+
+function summarize(instances: InstancePlan[]): PlanSummary {
+  const s: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, change: 0, held: 0, invalid: 0, blocked: 0, orphan: 0, unchanged: 0 };
+  for (const i of instances) {
+    switch (i.change) {
+      case 'create': case 'update': case 'replace': case 'delete': case 'held': case 'invalid': case 'blocked': case 'orphan': case 'unchanged':
+        s[i.change]++;
+        break;
+      case 'reconfigure': case 'restart': case 'start': case 'stop':
+        s.change++;
+        break;
+      default: {
+        const never: never = i.change;
+        throw new Error(`unknown change ${String(never)}`);
+      }
+    }
+  }
+  return s;
+}

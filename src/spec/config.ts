@@ -1,0 +1,124 @@
+// Finds the deployment root, loads and validates tend.yaml, and fills in built-in defaults.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Diagnostic, TendConfig } from '../model/types.js';
+import { validators } from './schemas.js';
+import { schemaDiagnostics } from './schema-errors.js';
+import { parseYamlSource, positionOf } from './yaml-source.js';
+import { deepMerge, isPlainObject } from './merge.js';
+
+export const CONFIG_FILE = 'tend.yaml';
+export const PLACEHOLDERS = ['port', 'address', 'name', 'version', 'instanceDir', 'configPath'] as const;
+
+export const BUILTIN_CONFIG: Omit<TendConfig, 'apiVersion' | 'app'> = {
+  source: { repo: '.', build: './build.sh', buildTimeout: '10m', artifacts: [], run: { artifact: '', args: [] }, secrets: [] },
+  paths: { desired: 'desired', releases: 'releases', instances: 'instances' },
+  releases: { keep: 5 },
+  prune: { deleteRemoved: false, maxShare: 0.5 },
+  defaults: {},
+  agent: {
+    resync: '*/5 * * * *', prune: '0 3 * * *', concurrency: 2, debounce: '100ms',
+    git: { pull: false, interval: '30s' }, listen: '127.0.0.1:9464',
+  },
+  systemd: { scope: 'system' },
+  launchd: { labelPrefix: 'dev.tend' },
+  docker: { discovery: { enabled: false, label: 'tend.instance', imagePatterns: [] } },
+  tmux: {},
+  metrics: {},
+};
+
+export interface RootPaths {
+  root: string;
+  desired: string;
+  releases: string;
+  instances: string;
+}
+
+export interface LoadedConfig {
+  /** Absolute deployment root (the folder holding tend.yaml). */
+  root: string;
+  config?: TendConfig;
+  paths: RootPaths;
+  diagnostics: Diagnostic[];
+}
+
+/** The folder holding tend.yaml: `explicit` itself, or the working dir and its parents. */
+export function findRoot(cwd: string, explicit?: string): string | undefined {
+  if (explicit !== undefined) {
+    const dir = resolve(cwd, explicit);
+    return existsSync(join(dir, CONFIG_FILE)) ? dir : undefined;
+  }
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, CONFIG_FILE))) return dir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** Paths from tend.yaml (relative to the root), overridden by TEND_*_DIR (relative to the working dir). */
+export function rootPaths(root: string, config: Pick<TendConfig, 'paths'> | undefined, env: NodeJS.ProcessEnv, cwd: string): RootPaths {
+  const p = config?.paths ?? BUILTIN_CONFIG.paths;
+  const pick = (envName: string, value: string) => {
+    const fromEnv = env[envName];
+    if (fromEnv) return resolve(cwd, fromEnv);
+    return isAbsolute(value) ? value : join(root, value);
+  };
+  return {
+    root,
+    desired: pick('TEND_DESIRED_DIR', p.desired),
+    releases: pick('TEND_RELEASES_DIR', p.releases),
+    instances: pick('TEND_INSTANCES_DIR', p.instances),
+  };
+}
+
+export interface LoadConfigOptions {
+  cwd: string;
+  dir?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
+  const root = findRoot(opts.cwd, opts.dir);
+  if (root === undefined) {
+    const where = opts.dir !== undefined ? resolve(opts.cwd, opts.dir) : `${resolve(opts.cwd)} or any parent folder`;
+    const diag: Diagnostic = { severity: 'error', message: `${CONFIG_FILE} not found in ${where} (use -C DIR to name the deployment root)` };
+    const fallback = resolve(opts.cwd, opts.dir ?? '.');
+    return { root: fallback, paths: rootPaths(fallback, undefined, opts.env, opts.cwd), diagnostics: [diag] };
+  }
+  const source = parseYamlSource(CONFIG_FILE, readFileSync(join(root, CONFIG_FILE), 'utf8'));
+  const diagnostics = [...source.diagnostics];
+  let config: TendConfig | undefined;
+  if (diagnostics.length === 0) {
+    const validate = validators().tend;
+    if (!validate(source.value)) {
+      diagnostics.push(...schemaDiagnostics(source, validate.errors));
+    } else {
+      const raw = source.value as Record<string, unknown>;
+      diagnostics.push(...placeholderDiagnostics(raw, (path) => positionOf(source, path)));
+      config = deepMerge<TendConfig>(BUILTIN_CONFIG, raw);
+    }
+  }
+  for (const d of diagnostics) d.file ??= CONFIG_FILE;
+  const ok = diagnostics.every((d) => d.severity !== 'error');
+  return { root, config: ok ? config : undefined, paths: rootPaths(root, ok ? config : undefined, opts.env, opts.cwd), diagnostics };
+}
+
+function placeholderDiagnostics(
+  raw: Record<string, unknown>,
+  at: (path: (string | number)[]) => { line: number; col: number },
+): Diagnostic[] {
+  const source = isPlainObject(raw.source) ? raw.source : {};
+  const run = isPlainObject(source.run) ? source.run : {};
+  const args = Array.isArray(run.args) ? (run.args as string[]) : [];
+  const out: Diagnostic[] = [];
+  args.forEach((arg, i) => {
+    for (const m of arg.matchAll(/\$\{([^}]*)\}/g)) {
+      if ((PLACEHOLDERS as readonly string[]).includes(m[1]!)) continue;
+      const pos = at(['source', 'run', 'args', i]);
+      out.push({
+        severity: 'error', file: CONFIG_FILE, ...pos,
+        message: `source.run.args[${i}] uses unknown placeholder \${${m[1]}} (known: ${PLACEHOLDERS.map((p) => `\${${p}}`).join(' ')})`,
+      });
+    }
+  });
+  return out;
+}

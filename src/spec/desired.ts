@@ -1,0 +1,134 @@
+// Loads every file in desired/: guards (size, symlinks, names), parsing, validation, cross-file checks.
+import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { DesiredEntry, DesiredState, Diagnostic, TendConfig } from '../model/types.js';
+import { checkInstance } from './instance.js';
+import { parseYamlSource, positionOf, hasPath, type YamlSource } from './yaml-source.js';
+import { sortDiagnostics } from '../planner/diagnostics.js';
+
+export const MAX_DESIRED_BYTES = 1024 * 1024;
+const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
+
+export interface LoadDesiredOptions {
+  root: string;
+  desiredDir: string;
+  config: TendConfig;
+  platform: string;
+  /** `validate` warns about launchd on other hosts; planning leaves that to the planner. */
+  launchdWarn: boolean;
+}
+
+interface FileResult {
+  entry: DesiredEntry;
+  source?: YamlSource;
+  /** Every diagnostic of the file, warnings included. */
+  diagnostics: Diagnostic[];
+}
+
+function display(root: string, path: string): string {
+  const rel = relative(root, path);
+  return rel === '' || rel.startsWith('..') ? path : rel.split(sep).join('/');
+}
+
+export function loadDesired(opts: LoadDesiredOptions): DesiredState {
+  const desiredDir = display(opts.root, opts.desiredDir);
+  const state: DesiredState = { config: opts.config, desiredDir, dirExists: false, entries: [], diagnostics: [] };
+  let names: string[];
+  try {
+    if (!statSync(opts.desiredDir).isDirectory()) throw new Error('not a directory');
+    names = readdirSync(opts.desiredDir);
+    state.dirExists = true;
+  } catch {
+    state.diagnostics.push({ severity: 'warning', file: desiredDir, message: `${desiredDir}/ does not exist: nothing is desired, and nothing will be deleted` });
+    return state;
+  }
+  const realDir = realpathSync(opts.desiredDir);
+  const results: FileResult[] = [];
+  for (const base of names.sort()) {
+    if (base.startsWith('.') || !/\.ya?ml$/.test(base)) continue;
+    results.push(loadFile(opts, realDir, base));
+  }
+  crossFileChecks(results);
+  state.entries = results.map((r) => r.entry);
+  state.diagnostics = sortDiagnostics(results.flatMap((r) => r.diagnostics));
+  return state;
+}
+
+function loadFile(opts: LoadDesiredOptions, realDir: string, base: string): FileResult {
+  const path = join(opts.desiredDir, base);
+  const file = display(opts.root, path);
+  const name = base.replace(/\.ya?ml$/, '');
+  const invalid = (message: string): FileResult => {
+    const diagnostics: Diagnostic[] = [{ severity: 'error', file, line: 1, col: 1, message, instance: name }];
+    return { entry: { status: 'invalid', name, file, diagnostics }, diagnostics };
+  };
+  if (!NAME.test(name) || name.length > 63) {
+    return invalid(`file name "${base}" must be <instance>.yaml with a lowercase DNS label (a-z, 0-9, '-', at most 63 characters)`);
+  }
+  const link = lstatSync(path);
+  if (link.isSymbolicLink()) {
+    let target: string;
+    try {
+      target = realpathSync(path);
+    } catch {
+      return invalid('symlink points to a file that does not exist; not read');
+    }
+    if (!target.startsWith(realDir + sep)) return invalid(`symlink points outside ${display(opts.root, opts.desiredDir)}/; not read`);
+  }
+  const stat = statSync(path);
+  if (!stat.isFile()) return invalid('not a regular file; not read');
+  if (stat.size > MAX_DESIRED_BYTES) return invalid(`file is ${stat.size} bytes, over the 1 MiB limit; not read`);
+
+  const source = parseYamlSource(file, readFileSync(path, 'utf8'));
+  let diagnostics = source.diagnostics;
+  let checked;
+  if (diagnostics.length === 0) {
+    checked = checkInstance(source, name, opts.config, opts.platform, opts.launchdWarn);
+    diagnostics = checked.diagnostics;
+  }
+  for (const d of diagnostics) d.instance = name;
+  if (diagnostics.some((d) => d.severity === 'error') || !checked?.spec || !checked.runtime) {
+    return { entry: { status: 'invalid', name, file, diagnostics }, source, diagnostics };
+  }
+  const positions = Object.fromEntries(
+    ['version', 'runtime', 'state', 'port'].map((k) => [k, hasPath(source, [k]) ? positionOf(source, [k]) : { line: 1, col: 1 }]),
+  );
+  return { entry: { status: 'valid', name, file, runtime: checked.runtime, spec: checked.spec, positions }, source, diagnostics };
+}
+
+/** Checks that need several files: duplicate names and shared ports. Offenders become invalid. */
+function crossFileChecks(results: FileResult[]): void {
+  const fail = (r: FileResult, path: string[], message: string) => {
+    const pos = r.source && hasPath(r.source, path) ? positionOf(r.source, path) : { line: 1, col: 1 };
+    r.diagnostics.push({ severity: 'error', file: r.entry.file, ...pos, message, instance: r.entry.name });
+    if (r.entry.status === 'valid') r.entry = { status: 'invalid', name: r.entry.name, file: r.entry.file, diagnostics: r.diagnostics };
+  };
+  const byName = new Map<string, FileResult[]>();
+  for (const r of results) byName.set(r.entry.name, [...(byName.get(r.entry.name) ?? []), r]);
+  for (const group of byName.values()) {
+    if (group.length < 2) continue;
+    for (const r of group) {
+      const others = group.filter((o) => o !== r).map((o) => o.entry.file).join(', ');
+      fail(r, [], `instance ${r.entry.name} is also declared in ${others}`);
+    }
+  }
+  const valid = results.filter((r) => r.entry.status === 'valid');
+  const claims = valid.map((r) => {
+    const spec = (r.entry as Extract<DesiredEntry, { status: 'valid' }>).spec;
+    return { r, port: spec.port, address: spec.address };
+  });
+  const wildcard = (a: string) => a === '0.0.0.0' || a === '::';
+  const clashes = new Map<FileResult, string[]>();
+  for (const a of claims) {
+    for (const b of claims) {
+      if (a === b || a.port !== b.port) continue;
+      if (a.address === b.address || wildcard(a.address) || wildcard(b.address)) {
+        clashes.set(a.r, [...(clashes.get(a.r) ?? []), b.r.entry.file]);
+      }
+    }
+  }
+  for (const [r, files] of clashes) {
+    const claim = claims.find((c) => c.r === r)!;
+    fail(r, ['port'], `port ${claim.port} is also used by ${files.join(', ')}`);
+  }
+}
