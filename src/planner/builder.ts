@@ -48,10 +48,3 @@ export class ActionBuilder {
     this.byId.set(clean.id, clean);
   }
 }
-
-const ORDER: Disruption[] = ['none', 'reload', 'stop', 'restart', 'replace', 'rebuild+restart', 'delete'];
-
-/** The most disruptive of several. */
-export function worst(list: Disruption[]): Disruption {
-  return list.reduce<Disruption>((a, b) => (ORDER.indexOf(b) > ORDER.indexOf(a) ? b : a), 'none');
-}

@@ -5,7 +5,7 @@ import type {
 } from '../model/types.js';
 import { compares } from '../drivers/compare.js';
 import { RUNTIME_NOUN, targetName } from '../spec/names.js';
-import { ActionBuilder, worst, type StepInput } from './builder.js';
+import { ActionBuilder, type StepInput } from './builder.js';
 import { specDiff, specFields } from './diff.js';
 import { short, specHash } from './hash.js';
 import { decideRelease } from './release.js';
