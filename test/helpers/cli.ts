@@ -14,6 +14,6 @@ export function buildOnce(): Promise<unknown> {
 }
 
 export async function tend(args: string[], opts: Options = {}) {
-  const r = await execa('node', [CLI, ...args], { reject: false, cwd: REPO, ...opts });
+  const r = await execa('node', [CLI, ...args], { reject: false, cwd: REPO, stripFinalNewline: false, ...opts });
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
