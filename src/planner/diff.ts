@@ -34,8 +34,11 @@ export function specDiff(from: InstanceSpec, to: InstanceSpec): FieldChange[] {
   const a = flatten({ ...from, version: undefined });
   const b = flatten({ ...to, version: undefined });
   const out: FieldChange[] = [];
+  const expanded = (flat: Record<string, unknown>, field: string) => !(field in flat) && Object.keys(flat).some((k) => k.startsWith(`${field}.`));
   for (const field of sorted(new Set([...Object.keys(a), ...Object.keys(b)]))) {
     if (canonicalJson(a[field]) === canonicalJson(b[field])) continue;
+    // An empty mapping (`env: {}`) on one side is listed by its children on the other: those lines say it all.
+    if (expanded(a, field) || expanded(b, field)) continue;
     const change: FieldChange = { field };
     if (field in a) change.from = a[field];
     if (field in b) change.to = b[field];

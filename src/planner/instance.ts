@@ -45,6 +45,11 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     const message = `cannot observe ${runtime} (${why}); nothing planned for ${name}`;
     return blocked({ severity: 'warning', ...at('runtime'), message }, message);
   }
+  const target = targetName(runtime, ctx.config, name);
+  if (obs.items.some((i) => !i.owned && i.id === target)) {
+    const message = `${RUNTIME_NOUN[runtime]} ${target} exists and is not owned by tend; it is never overwritten (remove or rename it)`;
+    return blocked({ severity: 'error', ...at('runtime'), message }, message);
+  }
   const required = [...new Set([...ctx.config.source.secrets, ...spec.secrets])].sort();
   const missing = required.filter((k) => !(ctx.state?.env.keys ?? []).includes(k));
   if (missing.length > 0) {
@@ -63,7 +68,6 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     return { ...base, change: 'held', version: release.tag, disruption: 'none', reason: `held: ${held.version} failed health at ${held.at} (${held.reason}); edit the file or run tend retry ${name}` };
   }
 
-  const target = targetName(runtime, ctx.config, name);
   const current = ctx.items.find((i) => i.runtime === runtime);
   const others = ctx.items.filter((i) => i.runtime !== runtime);
   const running = spec.state === 'running';
@@ -121,8 +125,9 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
 
   if (current.specHash === hash) {
     if (!running) {
-      if (current.state !== 'running') return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'stopped, as desired' };
-      return plan('stop', 'stop', 'state: stopped', [{ type: 'stop', runtime, target, reason: `stop ${target}` }]);
+      if (current.state === 'running') return plan('stop', 'stop', 'state: stopped', [{ type: 'stop', runtime, target, reason: `stop ${target}` }, ...removeOthers]);
+      if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
+      return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'stopped, as desired' };
     }
     if (current.state !== 'running') {
       return plan('start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
@@ -143,8 +148,10 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   const fields = changedFields(current, release.tag, release.commit, ctx.state, spec, envDigest);
   const versionChanged = current.version !== release.tag || (ctx.state?.applied !== undefined && ctx.state.applied.commit !== release.commit);
   const live = current.state === 'running';
-  const disruption = live ? compares[runtime]({ versionChanged, fields }) : 'none';
-  const change: Change = versionChanged ? 'update' : 'reconfigure';
+  // Going to state: stopped stops the process (nothing restarts); an edit of `state` alone is a stop or a start.
+  const disruption = !live ? 'none' : !running ? 'stop' : compares[runtime]({ versionChanged, fields });
+  const onlyState = !versionChanged && fields.length > 0 && fields.every((f) => f.field === 'state');
+  const change: Change = versionChanged ? 'update' : onlyState && live !== running ? (running ? 'start' : 'stop') : 'reconfigure';
   const reason = versionChanged ? `version ${current.version ?? 'unknown'} -> ${release.tag}` : `spec changed (${short(current.specHash ?? '')} -> ${short(hash)})`;
   let steps: StepInput[];
   if (disruption === 'reload') steps = write;

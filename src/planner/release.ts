@@ -29,7 +29,8 @@ export function decideRelease(entry: Valid, releases: ReleaseCatalog, state: Ins
   }
   if (res.status === 'resolved') {
     const built = releases.built[res.tag];
-    const base = { kind: 'ok' as const, tag: res.tag, commit: res.commit, imageId: built?.imageId };
+    // A release that must be (re)built has no image yet: the old one's id must not count as present.
+    const base = { kind: 'ok' as const, tag: res.tag, commit: res.commit };
     const label = `${res.tag} (commit ${short(res.commit)}`;
     if (!built) return { ...base, build: 'cache miss', summary: `build ${label}, cache miss)` };
     if (built.commit !== res.commit) {
@@ -39,7 +40,7 @@ export function decideRelease(entry: Valid, releases: ReleaseCatalog, state: Ins
       const why = `rebuild: ${built.problem ?? 'release failed validation'}`;
       return { ...base, build: why, summary: `build ${label}, ${why})` };
     }
-    return { ...base, summary: `reuse ${res.tag}` };
+    return { ...base, imageId: built.imageId, summary: `reuse ${res.tag}` };
   }
   // The source could not be read: fall back to what is known, and say so.
   const tag = spec.version;
