@@ -1,18 +1,17 @@
 // The tend CLI as an operator runs it: exit codes, -C before and after the subcommand, env overrides, --help.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOnce, REPO, tend } from './helpers/cli.js';
 import { validators } from '../src/spec/schemas.js';
+import { useScratch } from './helpers/scratch.js';
 
 const EXAMPLES = join(REPO, 'examples');
 const SNAPSHOT = join(REPO, 'test/golden/observed-empty.json');
-const tmp: string[] = [];
+const scratch = useScratch();
 
 function scratchRoot(): string {
-  const root = mkdtempSync(join(tmpdir(), 'tend-cli-'));
-  tmp.push(root);
+  const root = scratch('cli');
   cpSync(EXAMPLES, root, { recursive: true });
   return root;
 }
@@ -20,10 +19,6 @@ function scratchRoot(): string {
 beforeAll(async () => {
   await buildOnce();
 }, 120_000);
-
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true });
-});
 
 describe('tend validate', () => {
   it('exits 0 on examples/ and reports the count', async () => {
@@ -48,8 +43,7 @@ describe('tend validate', () => {
   });
 
   it('exits 1 and names tend.yaml when it is missing', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'tend-cli-empty-'));
-    tmp.push(empty);
+    const empty = scratch('cli-empty');
     const r = await tend(['validate', '-C', empty]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain(`error: tend.yaml not found in ${empty}`);

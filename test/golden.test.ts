@@ -1,22 +1,21 @@
 // The plan for examples/ is byte-identical to the committed goldens across processes,
 // file creation order, TZ and LANG.
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildOnce, REPO, tend } from './helpers/cli.js';
 import { validators } from '../src/spec/schemas.js';
+import { useScratch } from './helpers/scratch.js';
 
 const EXAMPLES = join(REPO, 'examples');
 const SNAPSHOT = join(REPO, 'test/golden/observed-empty.json');
 const GOLDEN_TEXT = join(REPO, 'test/golden/examples.plan.txt');
 const GOLDEN_JSON = join(REPO, 'test/golden/examples.plan.json');
-const tmp: string[] = [];
+const scratch = useScratch();
 
 /** Copy examples/ into a fresh root, writing the desired files in the given order. */
 function copyRoot(order: 'forward' | 'reverse'): string {
-  const root = mkdtempSync(join(tmpdir(), `tend-golden-${order}-`));
-  tmp.push(root);
+  const root = scratch(`golden-${order}`);
   cpSync(join(EXAMPLES, 'tend.yaml'), join(root, 'tend.yaml'));
   mkdirSync(join(root, 'desired'));
   const files = readdirSync(join(EXAMPLES, 'desired')).sort();
@@ -33,10 +32,6 @@ const ENVS = [
 beforeAll(async () => {
   await buildOnce();
 }, 120_000);
-
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true });
-});
 
 describe('golden plan for examples/', () => {
   for (const format of ['text', 'json'] as const) {

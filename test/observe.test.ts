@@ -1,21 +1,16 @@
 // Observation against real git repositories and real instance folders (no mocks).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, cpSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveVersions } from '../src/observe/tags.js';
 import { readInstanceState, parseEnvFile } from '../src/observe/instances.js';
 import { readBuiltReleases } from '../src/observe/releases.js';
 import { latestTag } from '../src/release/semver.js';
 import { buildOnce, REPO, tend } from './helpers/cli.js';
+import { useScratch } from './helpers/scratch.js';
 
-const tmp: string[] = [];
-function scratch(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), `tend-${prefix}-`));
-  tmp.push(d);
-  return d;
-}
+const scratch = useScratch();
 
 const git = (cwd: string, ...args: string[]) =>
   execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'commit.gpgsign=false', '-c', 'tag.gpgsign=false', ...args], { cwd });
@@ -37,10 +32,6 @@ beforeAll(async () => {
   }
   await buildOnce();
 }, 120_000);
-
-afterAll(() => {
-  for (const d of tmp) rmSync(d, { recursive: true, force: true });
-});
 
 describe('tag resolution (observation)', () => {
   it('resolves tags, annotated tags and latest (highest semver, no pre-release), and reports missing tags', async () => {
