@@ -5,6 +5,7 @@ import type { DesiredEntry, DesiredState, Diagnostic, TendConfig } from '../mode
 import { checkInstance } from './instance.js';
 import { parseYamlSource, positionOf, hasPath, type YamlSource } from './yaml-source.js';
 import { sortDiagnostics } from '../planner/diagnostics.js';
+import { reservedNames } from './schemas.js';
 
 export const MAX_DESIRED_BYTES = 1024 * 1024;
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -65,6 +66,7 @@ function loadFile(opts: LoadDesiredOptions, realDir: string, base: string): File
   if (!NAME.test(name) || name.length > 63) {
     return invalid(`file name "${base}" must be <instance>.yaml with a lowercase DNS label (a-z, 0-9, '-', at most 63 characters)`);
   }
+  if (reservedNames().includes(name)) return invalid(`file name "${base}": instance name "${name}" is a reserved word`);
   const link = lstatSync(path);
   if (link.isSymbolicLink()) {
     let target: string;

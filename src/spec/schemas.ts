@@ -33,3 +33,9 @@ export function validators(): Validators {
   };
   return cached;
 }
+
+/** Words an instance may not be named (from instance.schema.json, so there is one list). */
+export function reservedNames(): readonly string[] {
+  const defs = readSchema('instance.schema.json').definitions as { instanceName: { not: { enum: string[] } } };
+  return defs.instanceName.not.enum;
+}
