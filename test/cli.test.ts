@@ -7,7 +7,7 @@ import { validators } from '../src/spec/schemas.js';
 import { useScratch } from './helpers/scratch.js';
 
 const EXAMPLES = join(REPO, 'examples');
-const SNAPSHOT = join(REPO, 'test/golden/observed-empty.json');
+const SNAPSHOT = join(REPO, 'examples/empty-host.json');
 const scratch = useScratch();
 
 function scratchRoot(): string {

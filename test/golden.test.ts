@@ -8,7 +8,7 @@ import { validators } from '../src/spec/schemas.js';
 import { useScratch } from './helpers/scratch.js';
 
 const EXAMPLES = join(REPO, 'examples');
-const SNAPSHOT = join(REPO, 'test/golden/observed-empty.json');
+const SNAPSHOT = join(REPO, 'examples/empty-host.json');
 const GOLDEN_TEXT = join(REPO, 'test/golden/examples.plan.txt');
 const GOLDEN_JSON = join(REPO, 'test/golden/examples.plan.json');
 const scratch = useScratch();

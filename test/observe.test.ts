@@ -71,7 +71,7 @@ describe('tag resolution (observation)', () => {
     writeFileSync(join(root, 'tend.yaml'), config);
     writeFileSync(join(root, 'desired', 'web.yaml'), 'version: v1.2.0\nport: 8081\n');
     writeFileSync(join(root, 'desired', 'worker.yaml'), 'version: v9.9.9\nruntime: tmux\nport: 8083\n');
-    const snapshot = join(REPO, 'test/golden/observed-empty.json');
+    const snapshot = join(REPO, 'examples/empty-host.json');
     const first = await tend(['reconcile', '--dry-run', '-C', root, '--observed', snapshot]);
     expect(first.stdout).toContain(`release: build v1.2.0 (commit ${commits['v1.2.0']!.slice(0, 7)}, cache miss)`);
     expect(first.stdout).toContain(`release: build v1.10.0 (commit ${commits['v1.10.0']!.slice(0, 7)}, cache miss)`);
