@@ -21,5 +21,5 @@ export const drivers: Record<Runtime, () => Promise<Driver>> = {
   systemd: async () => notYetImplemented('systemd'),
   launchd: async () => notYetImplemented('launchd'),
   docker: async () => notYetImplemented('docker'),
-  tmux: async () => notYetImplemented('tmux'),
+  tmux: async () => (await import('./tmux/index.js')).tmuxDriver,
 };

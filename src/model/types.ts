@@ -127,6 +127,10 @@ export interface ObservedItem {
   restarts?: number;
   /** Docker: the image id the container runs. */
   imageId?: string;
+  /** The exit code of the process when it has ended (tmux: a dead pane's status). */
+  exitStatus?: number;
+  /** The signal that ended the process, e.g. `SIGKILL`, when a signal did. */
+  exitSignal?: string;
 }
 
 export type RuntimeObservation =

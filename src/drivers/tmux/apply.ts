@@ -1,0 +1,162 @@
+// tmux actions: create-session, start, stop, restart, delete; each idempotent, and only on owned sessions.
+//
+// create-session vs start: create-session materialises the session (cwd, env, marks, the argv to run)
+// with its process NOT running (the pane holds an exited placeholder, @tend-stopped is set, so it
+// observes as `stopped`); `start` runs the process with respawn-pane. This follows the plan's
+// create-session -> start -> verify-health order, and an instance with `state: stopped` gets its
+// session without its process ever starting. When the owned session already runs a process launched
+// exactly as the new spec would launch it (same argv, cwd, env, release commit: the @tend-launch
+// digest), create-session only restamps the marks: a reload (health/rollout edits) or a repeated
+// create leaves the process alone.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Action } from '../../model/types.js';
+import { targetName } from '../../spec/names.js';
+import type { ApplyContext } from '../types.js';
+import { formatLiteral, socketOf, tmuxOrThrow, type TmuxRun } from './command.js';
+import { instanceDirOf, launchFor, logFileOf, type Launch } from './launch.js';
+import { isOwned } from './observe.js';
+import { findPane, MARK, type PaneInfo } from './panes.js';
+import { paneTarget, respawn, sessionTarget, terminate, type StopTimings } from './process.js';
+
+/** The exited placeholder a created-but-not-started session holds (two args: tmux execs it, no shell). */
+export const PLACEHOLDER = ['true', 'tend: created, not started'];
+
+/** tmux refuses a command line over 16 KB ("command too long"); keep room for the rest of the call. */
+const ENV_LIMIT = 12_000;
+
+function runOf(ctx: ApplyContext, redact: readonly string[] = []): TmuxRun {
+  return { socket: socketOf(ctx.config), redact, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+}
+
+function sessionOf(action: Action, ctx: ApplyContext): string {
+  if (action.target) return action.target;
+  if (action.instance) return targetName('tmux', ctx.config, action.instance);
+  throw new Error(`${action.type} ${action.id}: no session named (no target or instance)`);
+}
+
+/** The session, when it exists; throws when it exists and tend does not own it. */
+async function ownedPane(run: TmuxRun, session: string, ctx: ApplyContext): Promise<PaneInfo | undefined> {
+  const pane = await findPane(run, session);
+  if (pane && !isOwned(pane, ctx.config.app)) {
+    throw new Error(`tmux session ${session} exists and is not owned by tend (no ${MARK.app}=${ctx.config.app} mark); not touching it`);
+  }
+  return pane;
+}
+
+function marks(launch: Launch, action: Action, ctx: ApplyContext): [string, string][] {
+  return [
+    [MARK.app, ctx.config.app],
+    [MARK.instance, launch.instance],
+    [MARK.hash, action.specHash ?? ''],
+    [MARK.version, launch.version],
+  ];
+}
+
+async function createSession(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+  const launch = launchFor(action, ctx);
+  const run = runOf(ctx, launch.secrets);
+  const envArgs = Object.entries(launch.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+  const size = envArgs.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+  if (size > ENV_LIMIT) {
+    throw new Error(`create-session ${launch.session}: env and .env total ${size} bytes; tmux takes at most ${ENV_LIMIT} in one command`);
+  }
+  const s = launch.session;
+  const existing = await ownedPane(run, s, ctx);
+  const stamp = marks(launch, action, ctx).map(([k, v]) => ['set-option', '-t', paneTarget(s), k, v]);
+  if (existing && !existing.dead && existing.launch === launch.digest) {
+    await tmuxOrThrow(stamp, run);
+    return;
+  }
+  if (existing) {
+    await terminate(run, existing, t);
+    await tmuxOrThrow([['kill-session', '-t', sessionTarget(s)]], run);
+  }
+  mkdirSync(join(launch.cwd, 'logs'), { recursive: true });
+  // One tmux call: remain-on-exit is set before the server handles the placeholder's exit.
+  await tmuxOrThrow([
+    ['new-session', '-d', '-s', s, '-c', formatLiteral(launch.cwd), '-x', '200', '-y', '50',
+      ...envArgs, '--', ...PLACEHOLDER],
+    ['set-option', '-t', paneTarget(s), 'remain-on-exit', 'on'],
+    ['set-option', '-t', paneTarget(s), MARK.stopped, '1'],
+    ['set-option', '-t', paneTarget(s), MARK.launch, launch.digest],
+    ['set-option', '-t', paneTarget(s), MARK.command, JSON.stringify(launch.argv)],
+    ...stamp,
+  ], run);
+  if (!(await findPane(run, s))) throw new Error(`tmux session ${s} vanished right after it was created`);
+}
+
+/** Runs the process unless it runs already. */
+async function start(action: Action, ctx: ApplyContext): Promise<void> {
+  const run = runOf(ctx);
+  const s = sessionOf(action, ctx);
+  const pane = await ownedPane(run, s, ctx);
+  if (!pane) throw new Error(`cannot start tmux session ${s}: it does not exist (create-session first)`);
+  if (!pane.dead) {
+    if (pane.stopped) await tmuxOrThrow([['set-option', '-t', paneTarget(s), '-u', MARK.stopped]], run);
+    return;
+  }
+  const instance = action.instance ?? pane.instance;
+  await respawn(run, pane, instanceDirOf(ctx, instance), logFileOf(ctx, instance));
+}
+
+/** Marks the session stopped, then SIGTERM -> wait -> SIGKILL; the session stays with a dead pane. */
+async function stop(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+  const run = runOf(ctx);
+  const s = sessionOf(action, ctx);
+  const pane = await ownedPane(run, s, ctx);
+  if (!pane) return;
+  if (!pane.stopped) await tmuxOrThrow([['set-option', '-t', paneTarget(s), MARK.stopped, '1']], run);
+  await terminate(run, pane, t);
+}
+
+/** A graceful stop (when running), then the process anew with the recorded argv. */
+async function restart(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+  const run = runOf(ctx);
+  const s = sessionOf(action, ctx);
+  const pane = await ownedPane(run, s, ctx);
+  if (!pane) throw new Error(`cannot restart tmux session ${s}: it does not exist (create-session first)`);
+  if (!pane.dead) {
+    await tmuxOrThrow([['set-option', '-t', paneTarget(s), MARK.stopped, '1']], run);
+    await terminate(run, pane, t);
+  }
+  const instance = action.instance ?? pane.instance;
+  await respawn(run, pane, instanceDirOf(ctx, instance), logFileOf(ctx, instance));
+}
+
+/** Ends the process gracefully (when running) and removes the session. */
+async function remove(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+  const run = runOf(ctx);
+  const s = sessionOf(action, ctx);
+  const pane = await ownedPane(run, s, ctx);
+  if (!pane) return;
+  await terminate(run, pane, t);
+  if (await findPane(run, s)) await tmuxOrThrow([['kill-session', '-t', sessionTarget(s)]], run);
+}
+
+export async function applyTmux(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+  switch (action.type) {
+    case 'create-session':
+      return createSession(action, ctx, t);
+    case 'start':
+      return start(action, ctx);
+    case 'stop':
+      return stop(action, ctx, t);
+    case 'restart':
+      return restart(action, ctx, t);
+    case 'delete':
+      return remove(action, ctx, t);
+    case 'write-config':
+    case 'verify-health':
+    case 'build-release':
+    case 'load-image':
+    case 'write-unit':
+    case 'create-container':
+    case 'orphan':
+      throw new Error(`the tmux driver does not carry out ${action.type} (${action.id}); the executor handles it`);
+    default: {
+      const never: never = action.type;
+      throw new Error(`unknown action type ${String(never)}`);
+    }
+  }
+}
