@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerReconcile } from './reconcile.js';
+import { registerReleases } from './releases.js';
 import { registerValidate } from './validate.js';
 
 export function tendVersion(): string {
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nEnvironment: TEND_DESIRED_DIR, TEND_RELEASES_DIR, TEND_INSTANCES_DIR override paths from tend.yaml.');
   registerValidate(program);
   registerReconcile(program);
+  registerReleases(program);
   return program;
 }

@@ -1,36 +1,56 @@
-// Observation: what releases/ holds, read from each release's manifest.json.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+// Observation: what releases/ holds, each release validated (manifest, artifacts, checksums, image archive).
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuiltRelease } from '../model/types.js';
+import { readManifest } from '../release/manifest.js';
+import { validateRelease } from '../release/validate.js';
 
-const REQUIRED = ['version', 'commit', 'builtAt', 'artifacts'] as const;
+/** Release folders in releases/ (dot entries are locks, staging folders and the source mirror). */
+export function listReleaseDirs(releasesDir: string): string[] {
+  try {
+    return readdirSync(releasesDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
 
 export function readBuiltReleases(releasesDir: string): Record<string, BuiltRelease> {
   const out: Record<string, BuiltRelease> = {};
-  let names: string[] = [];
-  try {
-    names = readdirSync(releasesDir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
-  } catch {
-    return out;
-  }
-  for (const version of names.sort()) {
-    const file = join(releasesDir, version, 'manifest.json');
-    if (!existsSync(file)) {
-      out[version] = { version, commit: '', valid: false, problem: 'manifest.json is missing' };
-      continue;
-    }
-    try {
-      const m = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-      const missing = REQUIRED.filter((k) => m[k] === undefined);
-      const image = m.image as { id?: string } | undefined;
-      out[version] = {
-        version, commit: String(m.commit ?? ''), valid: missing.length === 0,
-        ...(missing.length > 0 ? { problem: `manifest.json lacks ${missing.join(', ')}` } : {}),
-        ...(image?.id ? { imageId: image.id } : {}),
-      };
-    } catch (err) {
-      out[version] = { version, commit: '', valid: false, problem: `manifest.json is unreadable: ${(err as Error).message}` };
-    }
+  for (const version of listReleaseDirs(releasesDir)) {
+    const v = validateRelease(join(releasesDir, version));
+    out[version] = {
+      version, commit: v.commit, valid: v.valid,
+      ...(v.problem ? { problem: v.problem } : {}),
+      ...(v.manifest?.image?.id ? { imageId: v.manifest.image.id } : {}),
+    };
   }
   return out;
+}
+
+export interface ReleaseInfo extends BuiltRelease {
+  builtAt?: string;
+  /** Bytes of every file in the release folder. */
+  size: number;
+}
+
+function folderSize(dir: string): number {
+  let total = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) total += folderSize(p);
+    else if (e.isFile()) total += statSync(p).size;
+  }
+  return total;
+}
+
+/** Built releases with their build time and size, for `tend releases` and pruning. */
+export function readReleaseInfo(releasesDir: string): ReleaseInfo[] {
+  return Object.values(readBuiltReleases(releasesDir)).map((r) => {
+    const m = readManifest(join(releasesDir, r.version));
+    const builtAt = m.raw?.builtAt;
+    return { ...r, ...(typeof builtAt === 'string' ? { builtAt } : {}), size: folderSize(join(releasesDir, r.version)) };
+  });
 }
