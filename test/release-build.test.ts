@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildRelease, BuildError, clonePrefix, tendPackageVersion } from '../src/release/build.js';
 import { sha256File } from '../src/release/files.js';
+import { loadReleaseImage } from '../src/release/image.js';
 import { validateRelease } from '../src/release/validate.js';
 import { readBuiltReleases } from '../src/observe/releases.js';
 import { resolveVersions } from '../src/observe/tags.js';
@@ -190,6 +191,7 @@ describe.skipIf(docker.skip)('buildRelease with an image (Docker Engine)', () =>
     const tar = join(base, 'rootfs.tar');
     await execa('tar', ['-C', rootfs, '-cf', tar, 'bin']);
     const name = `tend-test-release-${process.pid}-${Date.now()}:latest`;
+    const versionRepo = `tend-test-app-${process.pid}-${Date.now()}`;
     const app = await makeApp(join(base, 'app'), { image: name });
     writeFileSync(join(app.control, 'image'), `${name} ${tar}\n`);
     let id: string | undefined;
@@ -203,8 +205,15 @@ describe.skipIf(docker.skip)('buildRelease with an image (Docker Engine)', () =>
       const loaded = await execa('docker', ['load', '-i', file]);
       expect(loaded.stdout).toContain(id);
       expect((await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', id])).stdout.trim()).toBe(id);
+
+      // tend loads a release by id and tags it <app>:<version>; the tar is read only when the id is missing.
+      await execa('docker', ['rmi', '-f', id]);
+      const release = { tar: file, id, repo: versionRepo, tag: 'v1.0.0' };
+      expect(await loadReleaseImage(release)).toEqual({ loaded: true });
+      expect((await execa('docker', ['image', 'inspect', '--format', '{{.Id}}', `${versionRepo}:v1.0.0`])).stdout.trim()).toBe(id);
+      expect(await loadReleaseImage(release)).toEqual({ loaded: false });
     } finally {
-      await execa('docker', ['rmi', '-f', name], { reject: false });
+      await execa('docker', ['rmi', '-f', name, `${versionRepo}:v1.0.0`], { reject: false });
       if (id) await execa('docker', ['rmi', '-f', id], { reject: false });
     }
   });

@@ -1,6 +1,6 @@
 // Saves the image a build produced from the Docker Engine (dockerode, streamed) into the release.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 
 export interface SavedImage {
@@ -35,4 +35,40 @@ export async function saveImage(name: string, file: string, signal?: AbortSignal
     { signal },
   );
   return { id, sha256: hash.digest('hex') };
+}
+
+export interface ReleaseImage {
+  /** `container-image.tar` of the release. */
+  tar: string;
+  /** The image id recorded in the manifest. */
+  id: string;
+  /** Tag given after loading: `<app>:<version>`, so a fixed build tag never makes two releases collide. */
+  repo: string;
+  tag: string;
+}
+
+/** Make a release's image available by id: load the tar only when the engine lacks it, then tag it. */
+export async function loadReleaseImage(image: ReleaseImage, signal?: AbortSignal): Promise<{ loaded: boolean }> {
+  const { default: Docker } = await import('dockerode');
+  const docker = new Docker();
+  let loaded = false;
+  const present = await docker.getImage(image.id).inspect().then(() => true, (err: { statusCode?: number }) => {
+    if (err.statusCode === 404) return false;
+    throw err;
+  });
+  if (!present) {
+    const response = await docker.loadImage(createReadStream(image.tar), { quiet: true, abortSignal: signal });
+    await new Promise<void>((resolve, reject) => {
+      docker.modem.followProgress(response, (err: Error | null, output: { error?: string }[]) => {
+        const failed = err ?? output.find((o) => o.error);
+        if (failed) reject(new Error(`docker load of ${image.tar} failed: ${failed instanceof Error ? failed.message : failed.error}`));
+        else resolve();
+      });
+    });
+    const after = await docker.getImage(image.id).inspect().then(() => true, () => false);
+    if (!after) throw new Error(`${image.tar} does not hold image ${image.id}`);
+    loaded = true;
+  }
+  await docker.getImage(image.id).tag({ repo: image.repo, tag: image.tag });
+  return { loaded };
 }
