@@ -8,3 +8,7 @@ export { plan, type PlanOptions } from './planner/plan.js';
 export { specHash } from './planner/hash.js';
 export { renderPlanText, renderPlanJson } from './views/plan-text.js';
 export { formatDiagnostic } from './views/diagnostics.js';
+export { buildRelease, BuildError } from './release/build.js';
+export { validateRelease } from './release/validate.js';
+export { loadReleaseImage } from './release/image.js';
+export { planPrune } from './release/prune.js';

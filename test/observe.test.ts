@@ -44,6 +44,11 @@ describe('tag resolution (observation)', () => {
     });
   });
 
+  it('latest takes pre-release tags only when asked (source.prereleases)', async () => {
+    const res = await resolveVersions(repo, '/', ['latest'], true);
+    expect(res.latest).toEqual({ status: 'resolved', tag: 'v2.0.0-rc.1', commit: commits['v2.0.0-rc.1'] });
+  });
+
   it('a folder inside another repository is not taken for a repository', async () => {
     const inner = join(repo, 'sub');
     mkdirSync(inner);

@@ -30,7 +30,7 @@ export async function gatherReleaseUsage(desired: DesiredState, paths: RootPaths
   const releases = readReleaseInfo(paths.releases);
   const versions = desired.entries.flatMap((e) => (e.status === 'valid' ? [e.spec.version] : []));
   const [resolutions, observed] = await Promise.all([
-    resolveVersions(desired.config.source.repo, paths.root, versions),
+    resolveVersions(desired.config.source.repo, paths.root, versions, desired.config.source.prereleases),
     observeRuntimes({ config: desired.config, paths }),
   ]);
   const items: ObservedItem[] = Object.values(observed.runtimes).flatMap((r) => r?.items ?? []);

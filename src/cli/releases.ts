@@ -71,7 +71,7 @@ async function buildCommand(version: string, opts: { force?: boolean }, cmd: Com
   const root = requireRoot(cmd);
   if (!root) return;
   const config = root.desired.config;
-  const res = (await resolveVersions(config.source.repo, root.paths.root, [version]))[version]!;
+  const res = (await resolveVersions(config.source.repo, root.paths.root, [version], config.source.prereleases))[version]!;
   if (res.status !== 'resolved') {
     process.stderr.write(`error: ${res.status === 'not-found' ? res.reason : `cannot resolve ${version}: ${res.reason}`}\n`);
     process.exitCode = 1;

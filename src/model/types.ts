@@ -63,6 +63,8 @@ export interface TendConfig {
     image?: string;
     run: { artifact: string; args: string[] };
     secrets: string[];
+    /** `latest` may resolve to a pre-release tag (v2.0.0-rc.1). */
+    prereleases: boolean;
   };
   paths: { desired: string; releases: string; instances: string };
   releases: { keep: number };

@@ -46,7 +46,7 @@ export async function observeAll(desired: DesiredState, paths: RootPaths, snapsh
   const versions = desired.entries.flatMap((e) => (e.status === 'valid' ? [e.spec.version] : []));
   const [observed, resolutions] = await Promise.all([
     snapshot !== undefined ? Promise.resolve(readObservedSnapshot(snapshot)) : observeRuntimes(ctx),
-    resolveVersions(desired.config.source.repo, paths.root, versions),
+    resolveVersions(desired.config.source.repo, paths.root, versions, desired.config.source.prereleases),
   ]);
   const names = [
     ...desired.entries.map((e) => e.name),

@@ -38,8 +38,10 @@ export async function listTags(repo: string, root: string, timeoutMs = 15_000): 
   return tags;
 }
 
-/** Resolve each requested version; a source that cannot be read makes every one `unresolved`. */
-export async function resolveVersions(repo: string, root: string, versions: readonly string[]): Promise<Record<string, VersionResolution>> {
+/** Resolve each requested version (`latest`: the highest semver tag, pre-releases only when asked); an unreadable source makes every one `unresolved`. */
+export async function resolveVersions(
+  repo: string, root: string, versions: readonly string[], prereleases = false,
+): Promise<Record<string, VersionResolution>> {
   const out: Record<string, VersionResolution> = {};
   const wanted = [...new Set(versions)].sort();
   let tags: Map<string, string>;
@@ -51,7 +53,7 @@ export async function resolveVersions(repo: string, root: string, versions: read
     return out;
   }
   for (const v of wanted) {
-    const tag = v === 'latest' ? latestTag([...tags.keys()]) : v;
+    const tag = v === 'latest' ? latestTag([...tags.keys()], prereleases) : v;
     const commit = tag === undefined ? undefined : tags.get(tag);
     if (tag !== undefined && commit !== undefined) out[v] = { status: 'resolved', tag, commit };
     else out[v] = { status: 'not-found', reason: v === 'latest' ? 'No semver git tag found for latest' : `Git tag ${v} not found` };

@@ -11,7 +11,7 @@ export const CONFIG_FILE = 'tend.yaml';
 export const PLACEHOLDERS = ['port', 'address', 'name', 'version', 'instanceDir', 'configPath'] as const;
 
 export const BUILTIN_CONFIG: Omit<TendConfig, 'apiVersion' | 'app'> = {
-  source: { repo: '.', build: './build.sh', buildTimeout: '10m', artifacts: [], run: { artifact: '', args: [] }, secrets: [] },
+  source: { repo: '.', build: './build.sh', buildTimeout: '10m', artifacts: [], run: { artifact: '', args: [] }, secrets: [], prereleases: false },
   paths: { desired: 'desired', releases: 'releases', instances: 'instances' },
   releases: { keep: 5 },
   prune: { deleteRemoved: false, maxShare: 0.5 },
