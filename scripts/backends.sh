@@ -131,15 +131,17 @@ clear_stale_docker_pidfiles() {
   done
 }
 
-wait_docker() { # wait_docker PID: until the engine answers, PID dies, or timeout
-  local pid=$1 i
+wait_until() { # wait_until CHECK PID NAME: until CHECK passes, PID (named NAME) dies, or timeout
+  local check=$1 pid=$2 name=$3 i
   for ((i = 0; i < WAIT_SECS * 2; i++)); do
-    docker_ping && return 0
-    pid_alive "$pid" dockerd || { docker_ping && return 0; return 2; }
+    "$check" && return 0
+    pid_alive "$pid" "$name" || { "$check" && return 0; return 2; }
     sleep 0.5
   done
   return 1
 }
+
+wait_docker() { wait_until docker_ping "$1" dockerd; }
 
 start_docker() {
   if docker_ping; then
@@ -202,15 +204,7 @@ systemd_user_up() {
   case "$(systemd_user_state)" in running | degraded) return 0 ;; *) return 1 ;; esac
 }
 
-wait_systemd_user() { # wait_systemd_user PID: until it answers, PID dies, or timeout
-  local pid=$1 i
-  for ((i = 0; i < WAIT_SECS * 2; i++)); do
-    systemd_user_up && return 0
-    pid_alive "$pid" systemd || { systemd_user_up && return 0; return 2; }
-    sleep 0.5
-  done
-  return 1
-}
+wait_systemd_user() { wait_until systemd_user_up "$1" systemd; }
 
 CREATED_MARKER=0
 remove_booted_marker() {

@@ -112,16 +112,10 @@ async function stop(action: Action, ctx: ApplyContext, t: StopTimings): Promise<
 
 /** A graceful stop (when running), then the process anew with the recorded argv. */
 async function restart(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
-  const run = runOf(ctx);
   const s = sessionOf(action, ctx);
-  const pane = await ownedPane(run, s, ctx);
-  if (!pane) throw new Error(`cannot restart tmux session ${s}: it does not exist (create-session first)`);
-  if (!pane.dead) {
-    await tmuxOrThrow([['set-option', '-t', paneTarget(s), MARK.stopped, '1']], run);
-    await terminate(run, pane, t);
-  }
-  const instance = action.instance ?? pane.instance;
-  await respawn(run, pane, instanceDirOf(ctx, instance), logFileOf(ctx, instance));
+  if (!(await ownedPane(runOf(ctx), s, ctx))) throw new Error(`cannot restart tmux session ${s}: it does not exist (create-session first)`);
+  await stop(action, ctx, t);
+  await start(action, ctx);
 }
 
 /** Ends the process gracefully (when running) and removes the session. */
