@@ -2,10 +2,9 @@
 import { readdirSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { DesiredState, ObservedItem, Runtime } from '../model/types.js';
-import { observeRuntimes } from '../observe/index.js';
+import { observeAll } from '../observe/index.js';
 import { readInstanceStates } from '../observe/instances.js';
 import { readReleaseInfo, type ReleaseInfo } from '../observe/releases.js';
-import { resolveVersions } from '../observe/tags.js';
 import { releasesInUse } from '../release/in-use.js';
 import type { RootPaths } from '../spec/config.js';
 import { renderDiagnostics } from '../views/diagnostics.js';
@@ -28,18 +27,15 @@ function instanceDirs(instancesDir: string): string[] {
 
 export async function gatherReleaseUsage(desired: DesiredState, paths: RootPaths): Promise<ReleaseUsage> {
   const releases = readReleaseInfo(paths.releases);
-  const versions = desired.entries.flatMap((e) => (e.status === 'valid' ? [e.spec.version] : []));
-  const [resolutions, observed] = await Promise.all([
-    resolveVersions(desired.config.source.repo, paths.root, versions, desired.config.source.prereleases),
-    observeRuntimes({ config: desired.config, paths }),
-  ]);
-  const items: ObservedItem[] = Object.values(observed.runtimes).flatMap((r) => r?.items ?? []);
+  const obs = await observeAll(desired, paths);
+  const items: ObservedItem[] = Object.values(obs.observed.runtimes).flatMap((r) => r?.items ?? []);
   const wanted = new Set(desired.entries.flatMap((e) => (e.status === 'valid' ? [e.runtime] : [])));
-  const unobserved = Object.entries(observed.runtimes).flatMap(([rt, r]) =>
+  const unobserved = Object.entries(obs.observed.runtimes).flatMap(([rt, r]) =>
     r?.status === 'unavailable' && wanted.has(rt as Runtime) ? [{ runtime: rt as Runtime, reason: r.reason }] : []);
-  const names = [...desired.entries.map((e) => e.name), ...items.map((i) => i.instance), ...instanceDirs(paths.instances)];
-  const states = readInstanceStates(paths.root, paths.instances, names);
-  const inUse = releasesInUse({ entries: desired.entries, resolutions, items, states, built: releases.map((r) => r.version) });
+  // Instances whose desired file is gone still protect the releases they ran or would roll back to.
+  const gone = instanceDirs(paths.instances).filter((n) => !(n in obs.instances));
+  const states = { ...obs.instances, ...readInstanceStates(paths.root, paths.instances, gone) };
+  const inUse = releasesInUse({ entries: desired.entries, resolutions: obs.releases.resolutions, items, states, built: releases.map((r) => r.version) });
   return { releases, inUse, unobserved };
 }
 

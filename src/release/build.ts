@@ -1,9 +1,9 @@
 // Builds releases/<version>/ from a commit: temporary clone, build command, artifacts, image, manifest, atomic rename.
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
-import { createHash } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import type { TendConfig } from '../model/types.js';
+import { sha256 } from '../planner/hash.js';
 import type { RootPaths } from '../spec/config.js';
 import { parseDuration } from './duration.js';
 import { sha256File, tailLines } from './files.js';
@@ -95,7 +95,7 @@ function readdirSafe(dir: string): string[] {
 
 /** `tend-build-<releases dir digest>-<version>-`: clones of different roots never share a name. */
 export function clonePrefix(releasesDir: string, version: string): string {
-  return `tend-build-${createHash('sha256').update(resolve(releasesDir)).digest('hex').slice(0, 8)}-${version}-`;
+  return `tend-build-${sha256(resolve(releasesDir)).slice(0, 8)}-${version}-`;
 }
 
 class StepError extends Error {
