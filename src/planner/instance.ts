@@ -155,7 +155,8 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   const reason = versionChanged ? `version ${current.version ?? 'unknown'} -> ${release.tag}` : `spec changed (${short(current.specHash ?? '')} -> ${short(hash)})`;
   let steps: StepInput[];
   if (disruption === 'reload') steps = write;
-  else steps = [...(live ? [{ type: 'stop' as const, runtime, target, reason: `stop ${target}` }] : []), ...write, ...startSteps];
+  // Stop what runs under its own name (an adopted container keeps the name it was found with).
+  else steps = [...(live ? [{ type: 'stop' as const, runtime, target: current.id, reason: `stop ${current.id}` }] : []), ...write, ...startSteps];
   return plan(change, disruption, reason, [...steps, ...removeOthers], { fields, fromVersion: current.version });
 }
 
