@@ -18,7 +18,7 @@ function notYetImplemented(runtime: Runtime): Driver {
 }
 
 export const drivers: Record<Runtime, () => Promise<Driver>> = {
-  systemd: async () => notYetImplemented('systemd'),
+  systemd: async () => (await import('./systemd/index.js')).systemdDriver,
   launchd: async () => notYetImplemented('launchd'),
   docker: async () => notYetImplemented('docker'),
   tmux: async () => (await import('./tmux/index.js')).tmuxDriver,

@@ -39,6 +39,11 @@ export interface Driver {
   observe(ctx: ObserveContext): Promise<RuntimeObservation>;
   /** Carry out one action of a plan. Idempotent: applying it twice leaves the same state. */
   apply(action: Action, ctx: ApplyContext): Promise<void>;
+  /**
+   * Tells the runtime about a batch of applied changes at once (systemd: one daemon-reload for all
+   * unit writes). The executor calls it after a batch; drivers that need nothing leave it out.
+   */
+  flush?(ctx: ObserveContext): Promise<void>;
 }
 
 /** Pure: how much a change disrupts the running instance on one runtime. Used by the planner. */

@@ -33,6 +33,11 @@ export interface DockerSpec {
   network?: string;
 }
 
+export interface SystemdSpec {
+  /** NoNewPrivileges, PrivateTmp, ProtectSystem=strict (default true). */
+  hardening?: boolean;
+}
+
 /** The contents of `desired/<name>.yaml` after `defaults:` were merged under it. */
 export interface InstanceSpec {
   apiVersion?: 'tend/v1';
@@ -48,6 +53,7 @@ export interface InstanceSpec {
   health: HealthSpec;
   rollout: { autoRollback: boolean };
   docker?: DockerSpec;
+  systemd?: SystemdSpec;
 }
 
 export type InstanceDefaults = Partial<Omit<InstanceSpec, 'name'>>;
@@ -78,7 +84,17 @@ export interface TendConfig {
     git: { pull: boolean; interval: string };
     listen: string;
   };
-  systemd: { scope: 'system' | 'user'; user?: string; group?: string };
+  systemd: {
+    scope: 'system' | 'user';
+    user?: string;
+    group?: string;
+    /** Where unit output goes: `files` (append to instances/<name>/logs/) or `journal`. */
+    output: 'files' | 'journal';
+    /** RestartSec of the units (systemd restarts them on failure). */
+    restartSec: string;
+    /** TimeoutStopSec: SIGTERM, then SIGKILL after this long. */
+    stopTimeout: string;
+  };
   launchd: { labelPrefix: string };
   docker: { network?: string; discovery: { enabled: boolean; label: string; imagePatterns: string[] } };
   tmux: { socket?: string };
@@ -136,7 +152,11 @@ export interface ObservedItem {
 }
 
 export type RuntimeObservation =
-  | { status: 'ok'; items: ObservedItem[]; images?: string[] }
+  | {
+    status: 'ok'; items: ObservedItem[]; images?: string[];
+    /** Things an operator should know about the runtime (e.g. linger is off), shown as plan warnings. */
+    warnings?: string[];
+  }
   | { status: 'unavailable'; reason: string; items: [] };
 
 export interface Observed {

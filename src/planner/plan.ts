@@ -43,6 +43,13 @@ export function plan(desired: DesiredState, observed: Observed, releases: Releas
     }));
   }
 
+  // Runtime notes (systemd linger off, ...) matter where an instance uses that runtime.
+  for (const rt of RUNTIMES) {
+    const obs = observed.runtimes[rt];
+    if (obs?.status !== 'ok' || !entries.some((e) => e.status === 'valid' && e.runtime === rt)) continue;
+    for (const message of obs.warnings ?? []) diagnostics.push({ severity: 'warning', message });
+  }
+
   const declared = new Set(entries.map((e) => e.name));
   const removed = [...owned.keys()].filter((n) => !declared.has(n)).sort();
   instances.push(...planRemovals({

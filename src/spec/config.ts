@@ -20,9 +20,9 @@ export const BUILTIN_CONFIG: Omit<TendConfig, 'apiVersion' | 'app'> = {
     resync: '*/5 * * * *', prune: '0 3 * * *', concurrency: 2, debounce: '100ms',
     git: { pull: false, interval: '30s' }, listen: '127.0.0.1:9464',
   },
-  systemd: { scope: 'system' },
+  systemd: { scope: 'system', output: 'files', restartSec: '2s', stopTimeout: '30s' },
   launchd: { labelPrefix: 'dev.tend' },
-  docker: { discovery: { enabled: false, label: 'tend.instance', imagePatterns: [] } },
+  docker: { discovery: { enabled: true, label: 'cc-bridge.instance', imagePatterns: [] } },
   tmux: {},
   metrics: {},
 };

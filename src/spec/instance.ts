@@ -86,6 +86,9 @@ export function checkInstance(source: YamlSource, fileName: string, config: Tend
   if (spec.docker !== undefined && spec.runtime !== 'docker') {
     at(['docker'], 'warning', `docker settings are ignored: runtime is ${spec.runtime}`);
   }
+  if (spec.systemd !== undefined && spec.runtime !== 'systemd' && spec.runtime !== 'auto') {
+    at(['systemd'], 'warning', `systemd settings are ignored: runtime is ${spec.runtime}`);
+  }
   const runtime = resolveRuntime(spec.runtime, platform);
   if (runtime === 'launchd' && platform !== 'darwin' && launchdWarn) {
     const path = hasPath(source, ['runtime']) ? ['runtime'] : [];

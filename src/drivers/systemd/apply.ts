@@ -1,0 +1,162 @@
+// systemd actions: write-unit, start, stop, restart, delete — idempotent, and only on owned units.
+//
+// One daemon-reload per batch: write-unit and delete only change files and note what systemd must
+// pick up; the next start/restart (or the executor's flush() at the end of a batch) enables the
+// written units in one `systemctl enable --no-reload` and reloads once, however many units changed.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Action } from '../../model/types.js';
+import { parseDuration } from '../../release/duration.js';
+import { targetName } from '../../spec/names.js';
+import { writeFileAtomic } from '../../fs/atomic.js';
+import { launchSpec } from '../launch.js';
+import type { ApplyContext, ObserveContext } from '../types.js';
+import { systemctl, systemctlOrThrow, type SystemctlRun } from './command.js';
+import { isOwned } from './observe.js';
+import { readMarks, renderUnit, unitDirOf, wantedByOf } from './unit.js';
+
+/** What systemd has not been told yet. Lives in the driver object, shared by its actions. */
+export class PendingReload {
+  readonly enable = new Set<string>();
+  reload = false;
+  private inFlight: Promise<void> | undefined;
+
+  /** Enables written units (one call) and reloads once; concurrent callers share the work. */
+  async flush(run: SystemctlRun): Promise<void> {
+    while (this.inFlight) await this.inFlight;
+    if (!this.reload && this.enable.size === 0) return;
+    const units = [...this.enable].sort();
+    const reload = this.reload;
+    this.enable.clear();
+    this.reload = false;
+    this.inFlight = (async () => {
+      try {
+        if (units.length > 0) await systemctlOrThrow(['enable', '--no-reload', '--', ...units], run);
+        if (reload) await systemctlOrThrow(['daemon-reload'], run);
+      } catch (err) {
+        // Not told after all: the next flush tries again.
+        for (const u of units) this.enable.add(u);
+        this.reload ||= reload;
+        throw err;
+      }
+    })();
+    try {
+      await this.inFlight;
+    } finally {
+      this.inFlight = undefined;
+    }
+  }
+}
+
+function runOf(ctx: ObserveContext, extraMs = 0): SystemctlRun {
+  const stopMs = parseDuration(ctx.config.systemd.stopTimeout);
+  return { scope: ctx.config.systemd.scope, timeoutMs: Math.max(120_000, stopMs + 30_000) + extraMs, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+}
+
+function unitOf(action: Action, ctx: ApplyContext): string {
+  if (action.target) return action.target;
+  if (action.instance) return targetName('systemd', ctx.config, action.instance);
+  throw new Error(`${action.type} ${action.id}: no unit named (no target or instance)`);
+}
+
+function checkName(unit: string): void {
+  if (!/^[A-Za-z0-9:_.@-]+\.service$/.test(unit) || unit.startsWith('-')) throw new Error(`'${unit}' is not a service unit name tend writes`);
+}
+
+/** The unit file's text when it exists; throws when it exists and tend does not own it. */
+function ownedUnit(unit: string, ctx: ApplyContext): { path: string; text: string | undefined } {
+  checkName(unit);
+  const path = join(unitDirOf(ctx.config.systemd.scope), unit);
+  let text: string | undefined;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  if (text !== undefined && !isOwned(readMarks(text), ctx.config.app)) {
+    throw new Error(`systemd unit ${path} exists and is not owned by tend (no X-Tend-App=${ctx.config.app}); not touching it`);
+  }
+  return { path, text };
+}
+
+async function writeUnit(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+  const unit = unitOf(action, ctx);
+  const { path, text } = ownedUnit(unit, ctx);
+  if (!ctx.spec) throw new Error(`write-unit ${unit} needs the instance's spec`);
+  const launch = launchSpec(action, ctx);
+  const rendered = renderUnit({ config: ctx.config, spec: ctx.spec, launch, specHash: action.specHash ?? '', unit });
+  // WorkingDirectory= and ReadWritePaths= must exist before the unit starts, and the log directory for append:.
+  mkdirSync(join(launch.cwd, 'logs'), { recursive: true });
+  const wants = join(unitDirOf(ctx.config.systemd.scope), `${wantedByOf(ctx.config.systemd.scope)}.wants`, unit);
+  if (!existsSync(wants)) pending.enable.add(unit);
+  if (text === rendered) return;
+  mkdirSync(unitDirOf(ctx.config.systemd.scope), { recursive: true });
+  writeFileAtomic(path, rendered, 0o644);
+  pending.reload = true;
+}
+
+async function start(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+  const unit = unitOf(action, ctx);
+  if (ownedUnit(unit, ctx).text === undefined) throw new Error(`cannot start systemd unit ${unit}: its unit file does not exist (write-unit first)`);
+  await pending.flush(runOf(ctx));
+  await systemctlOrThrow(['start', '--', unit], runOf(ctx));
+}
+
+/** SIGTERM, then SIGKILL after TimeoutStopSec (systemd's own graceful stop); a unit not loaded is stopped. */
+async function stop(action: Action, ctx: ApplyContext): Promise<void> {
+  const unit = unitOf(action, ctx);
+  if (ownedUnit(unit, ctx).text === undefined) return;
+  const r = await systemctl(['stop', '--', unit], runOf(ctx));
+  if (r.exitCode !== 0 && !/not loaded|does not exist|not found/i.test(r.stderr)) {
+    throw new Error(`systemctl stop ${unit} failed: ${r.stderr.trim().split('\n')[0] || `exit code ${r.exitCode}`}`);
+  }
+}
+
+async function restart(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+  const unit = unitOf(action, ctx);
+  if (ownedUnit(unit, ctx).text === undefined) throw new Error(`cannot restart systemd unit ${unit}: its unit file does not exist (write-unit first)`);
+  await pending.flush(runOf(ctx));
+  await systemctlOrThrow(['restart', '--', unit], runOf(ctx));
+}
+
+/** Stops, disables and removes the unit file; the reload is left to the batch's flush. */
+async function remove(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+  const unit = unitOf(action, ctx);
+  const { path, text } = ownedUnit(unit, ctx);
+  if (text === undefined) return;
+  await stop(action, ctx);
+  await systemctlOrThrow(['disable', '--no-reload', '--', unit], runOf(ctx));
+  pending.enable.delete(unit);
+  rmSync(path, { force: true });
+  if (existsSync(path)) throw new Error(`could not remove ${path}`);
+  // A failed unit stays listed until reset; clear it so the name is free again.
+  await systemctl(['reset-failed', '--', unit], runOf(ctx));
+  pending.reload = true;
+}
+
+export async function applySystemd(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+  switch (action.type) {
+    case 'write-unit':
+      return writeUnit(action, ctx, pending);
+    case 'start':
+      return start(action, ctx, pending);
+    case 'stop':
+      return stop(action, ctx);
+    case 'restart':
+      return restart(action, ctx, pending);
+    case 'delete':
+      return remove(action, ctx, pending);
+    case 'write-config':
+    case 'verify-health':
+    case 'build-release':
+    case 'load-image':
+    case 'create-container':
+    case 'create-session':
+    case 'orphan':
+      throw new Error(`the systemd driver does not carry out ${action.type} (${action.id}); the executor handles it`);
+    default: {
+      const never: never = action.type;
+      throw new Error(`unknown action type ${String(never)}`);
+    }
+  }
+}
