@@ -95,7 +95,8 @@ export interface TendConfig {
     /** TimeoutStopSec: SIGTERM, then SIGKILL after this long. */
     stopTimeout: string;
   };
-  launchd: { labelPrefix: string };
+  /** scope: system (LaunchDaemons, domain `system`) or user (LaunchAgents, domain `gui/<uid>`). */
+  launchd: { labelPrefix: string; scope: 'system' | 'user' };
   docker: { network?: string; discovery: { enabled: boolean; label: string; imagePatterns: string[] } };
   tmux: { socket?: string };
   metrics: { projects?: string; sessions?: string };

@@ -21,7 +21,7 @@ export const BUILTIN_CONFIG: Omit<TendConfig, 'apiVersion' | 'app'> = {
     git: { pull: false, interval: '30s' }, listen: '127.0.0.1:9464',
   },
   systemd: { scope: 'system', output: 'files', restartSec: '2s', stopTimeout: '30s' },
-  launchd: { labelPrefix: 'dev.tend' },
+  launchd: { labelPrefix: 'dev.tend', scope: 'user' },
   docker: { discovery: { enabled: true, label: 'cc-bridge.instance', imagePatterns: [] } },
   tmux: {},
   metrics: {},
