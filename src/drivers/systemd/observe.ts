@@ -63,6 +63,8 @@ export function parseShow(stdout: string): Record<string, string>[] {
 
 /** active/activating/reloading/deactivating: a process runs. failed: it ended badly. Else stopped. */
 export function stateOf(p: Record<string, string>): ObservedState {
+  // Waiting out RestartSec after a crash: no process runs.
+  if (p.SubState === 'auto-restart') return 'failed';
   switch (p.ActiveState) {
     case 'active': case 'activating': case 'reloading': case 'deactivating':
       return 'running';
@@ -109,9 +111,9 @@ export function toItem(file: UnitFile, props: Record<string, string> | undefined
 }
 
 /** user scope: units start at boot only with linger on (logind's marker file). */
-export function lingerWarning(config: TendConfig, user = currentUser()): string | undefined {
+export function lingerWarning(config: TendConfig, user = currentUser(), lingerDir = '/var/lib/systemd/linger'): string | undefined {
   if (config.systemd.scope !== 'user') return undefined;
-  if (existsSync(join('/var/lib/systemd/linger', user))) return undefined;
+  if (existsSync(join(lingerDir, user))) return undefined;
   return `systemd user scope: linger is off for ${user}, so tend's user units stop at logout and do not start at boot; run: loginctl enable-linger ${user}`;
 }
 

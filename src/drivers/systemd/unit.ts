@@ -50,6 +50,8 @@ export function unitValues({ config, spec, launch, specHash }: UnitInput): Recor
   const sd = config.systemd;
   const system = sd.scope === 'system';
   const hardening = spec.systemd?.hardening !== false;
+  // PrivateTmp= gives the service an empty /tmp and /var/tmp: a release or instance living there would vanish.
+  const inTmp = [launch.argv[0]!, launch.cwd].some((p) => /^\/(var\/)?tmp(\/|$)/.test(p));
   const files = sd.output === 'files';
   for (const k of Object.keys(launch.plainEnv)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`env name ${k} cannot go into a systemd unit`);
@@ -75,7 +77,7 @@ export function unitValues({ config, spec, launch, specHash }: UnitInput): Recor
     restartSec: sd.restartSec,
     stopTimeout: sd.stopTimeout,
     noNewPrivileges: hardening ? 'yes' : '',
-    privateTmp: hardening ? 'yes' : '',
+    privateTmp: hardening && !inTmp ? 'yes' : '',
     protectSystem: hardening ? 'strict' : '',
     readWritePaths: hardening ? quote(launch.cwd, 'the instance directory') : '',
     standardOutput: files ? `append:${plain(launch.logFile, 'the log file')}` : '',
