@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Action, DesiredState, InstanceSpec, Plan, Runtime, TendConfig } from '../../src/model/types.js';
+import type { Action, DesiredState, InstanceSpec, Plan, TendConfig } from '../../src/model/types.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, Driver } from '../../src/drivers/types.js';
 import { observeAll } from '../../src/observe/index.js';
