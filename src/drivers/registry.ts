@@ -20,6 +20,6 @@ function notYetImplemented(runtime: Runtime): Driver {
 export const drivers: Record<Runtime, () => Promise<Driver>> = {
   systemd: async () => (await import('./systemd/index.js')).systemdDriver,
   launchd: async () => notYetImplemented('launchd'),
-  docker: async () => notYetImplemented('docker'),
+  docker: async () => (await import('./docker/index.js')).dockerDriver,
   tmux: async () => (await import('./tmux/index.js')).tmuxDriver,
 };

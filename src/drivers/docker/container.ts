@@ -1,0 +1,112 @@
+// What tend's container for an instance looks like: name, labels, image, env, port binding, mounts, network.
+//
+// Inside the container the process sees the container's view of the launch values: TEND_PORT and
+// `${port}` are the container port (docker.containerPort, default 8080), TEND_ADDRESS and
+// `${address}` are 0.0.0.0 (it must accept connections from the published port), and the instance
+// directory is mounted at /instance (TEND_INSTANCE_DIR, `${instanceDir}`; TEND_CONFIG and
+// `${configPath}` are /instance/config.yaml). The host side publishes `address:port` -> the
+// container port. `source.run.args` (placeholders substituted that way) become the container's
+// command, handed to the image's entrypoint; `source.run.artifact` is not used (the image is the program).
+import { isAbsolute, resolve } from 'node:path';
+import type Docker from 'dockerode';
+import type { Action, TendConfig } from '../../model/types.js';
+import { canonicalJson, sha256 } from '../../planner/hash.js';
+import { targetName } from '../../spec/names.js';
+import { launchSpec, substitute } from '../launch.js';
+import type { ApplyContext } from '../types.js';
+
+/** Docker labels tend stamps on the containers it creates. */
+export const LABEL = {
+  app: 'tend.app',
+  instance: 'tend.instance',
+  version: 'tend.version',
+  hash: 'tend.spec-hash',
+  /** Digest of the whole create request (image, command, env, ports, mounts, network): no values. */
+  config: 'tend.config',
+} as const;
+
+/** Where the instance directory (instances/<name>/) appears inside the container. */
+export const INSTANCE_MOUNT = '/instance';
+export const DEFAULT_CONTAINER_PORT = 8080;
+
+export interface ContainerPlan {
+  name: string;
+  instance: string;
+  version: string;
+  /** The release's image id. */
+  imageId: string;
+  /** instances/<name>/ on the host. */
+  hostDir: string;
+  options: Docker.ContainerCreateOptions;
+  /** Env values (spec and .env), to keep out of error messages. */
+  secrets: string[];
+  /** The tend.config label's value. */
+  digest: string;
+}
+
+export function containerName(action: Action, config: Pick<TendConfig, 'app' | 'launchd'>): string {
+  if (action.target) return action.target;
+  if (action.instance) return targetName('docker', config, action.instance);
+  throw new Error(`${action.type} ${action.id}: no container named (no target or instance)`);
+}
+
+/** `SOURCE:/path[:ro|rw]`: an absolute or ./relative SOURCE is a host path (relative to the instance directory), else a named volume. */
+export function bindOf(volume: string, hostDir: string): string {
+  const [source, ...rest] = volume.split(':');
+  const isPath = isAbsolute(source!) || source!.startsWith('.') || source!.includes('/');
+  return [isPath ? resolve(hostDir, source!) : source!, ...rest].join(':');
+}
+
+/** The create request for the action's instance; throws when the action lacks its spec or the release has no image. */
+export function containerPlan(action: Action, ctx: ApplyContext): ContainerPlan {
+  const { spec, release, config } = ctx;
+  if (!release?.imageId) {
+    throw new Error(`${action.type} ${action.target ?? action.instance ?? ''}: release ${release?.version ?? action.version ?? ''} has no container image (set source.image in tend.yaml and rebuild it)`);
+  }
+  // The shared launch spec insists on a run artifact; a container runs its image instead, so stand one in.
+  const runConfig = config.source.run.artifact === '' ? { ...config, source: { ...config.source, run: { ...config.source.run, artifact: '.' } } } : config;
+  const launch = launchSpec(action, { ...ctx, config: runConfig });
+  const containerPort = spec!.docker?.containerPort ?? DEFAULT_CONTAINER_PORT;
+  const inside: Record<string, string> = {
+    port: String(containerPort), address: '0.0.0.0', instanceDir: INSTANCE_MOUNT, configPath: `${INSTANCE_MOUNT}/config.yaml`,
+  };
+  const values = { ...launch.values, ...inside };
+  const env: Record<string, string> = {
+    ...launch.env,
+    TEND_PORT: inside.port!, TEND_ADDRESS: inside.address!, TEND_INSTANCE_DIR: inside.instanceDir!, TEND_CONFIG: inside.configPath!,
+  };
+  const cmd = config.source.run.args.map((a) => substitute(a, values));
+  const name = containerName(action, config);
+  const hostIp = spec!.address === 'localhost' ? '127.0.0.1' : spec!.address;
+  const portKey = `${containerPort}/tcp`;
+  const binds = [`${launch.cwd}:${INSTANCE_MOUNT}`, ...(spec!.docker?.volumes ?? []).map((v) => bindOf(v, launch.cwd))];
+  const network = spec!.docker?.network ?? config.docker.network;
+  const request = {
+    image: release.imageId, cmd, env, binds, network: network ?? null, port: `${hostIp}:${spec!.port}->${portKey}`,
+  };
+  const digest = sha256(canonicalJson(request));
+  const options: Docker.ContainerCreateOptions = {
+    name,
+    Image: `${config.app}:${launch.version}`,
+    ...(cmd.length > 0 ? { Cmd: cmd } : {}),
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    ExposedPorts: { [portKey]: {} },
+    Labels: {
+      [LABEL.app]: config.app,
+      [LABEL.instance]: launch.instance,
+      [LABEL.version]: launch.version,
+      [LABEL.hash]: action.specHash ?? '',
+      [LABEL.config]: digest,
+    },
+    HostConfig: {
+      PortBindings: { [portKey]: [{ HostIp: hostIp, HostPort: String(spec!.port) }] },
+      Binds: binds,
+      RestartPolicy: { Name: 'unless-stopped' },
+      ...(network !== undefined ? { NetworkMode: network } : {}),
+    },
+  };
+  return {
+    name, instance: launch.instance, version: launch.version, imageId: release.imageId, hostDir: launch.cwd, options,
+    secrets: launch.secrets, digest,
+  };
+}

@@ -1,0 +1,107 @@
+// Docker helpers for tests: an Engine client, unique names, cleanup by label, a busybox image and a request-counting proxy.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, symlinkSync, copyFileSync, rmSync } from 'node:fs';
+import { createServer, request, type Server } from 'node:http';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { execa } from 'execa';
+import { dockerSocketPath } from './backends.js';
+
+export function engine(): Docker {
+  return new Docker({ socketPath: dockerSocketPath() });
+}
+
+/** `<prefix><pid>x<hex>`: a lowercase name no other test run picks. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}${process.pid}x${randomBytes(3).toString('hex')}`;
+}
+
+/** Force-removes every container carrying one of these `key=value` labels (never others). */
+export async function removeContainersLabelled(docker: Docker, labels: string[]): Promise<void> {
+  for (const label of labels) {
+    const list = await docker.listContainers({ all: true, filters: { label: [label] } }).catch(() => []);
+    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  }
+}
+
+/** Force-removes these containers by name or id when they exist. */
+export async function removeContainers(docker: Docker, names: string[]): Promise<void> {
+  await Promise.all(names.map((n) => docker.getContainer(n).remove({ force: true }).catch(() => undefined)));
+}
+
+/** Removes these images (ids or names), ignoring ones already gone. */
+export async function removeImages(docker: Docker, refs: string[]): Promise<void> {
+  for (const ref of refs) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+}
+
+/** A tiny image (static busybox only: `sleep`, `sh`) made with `docker import`; returns its name. */
+export async function busyboxImage(dir: string, name: string): Promise<string> {
+  const root = join(dir, 'rootfs');
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  copyFileSync(process.env.BUSYBOX ?? '/bin/busybox', join(root, 'bin', 'busybox'));
+  for (const applet of ['sh', 'sleep']) symlinkSync('busybox', join(root, 'bin', applet));
+  await execa('tar', ['-C', root, '-cf', join(dir, 'rootfs.tar'), '.']);
+  await execa('docker', ['import', join(dir, 'rootfs.tar'), name], { env: { DOCKER_HOST: `unix://${dockerSocketPath()}` } });
+  rmSync(root, { recursive: true, force: true });
+  return name;
+}
+
+/** A container running `sleep` in `image`, created and started; returns its id. */
+export async function sleeper(
+  docker: Docker,
+  image: string,
+  opts: { name: string; labels?: Record<string, string>; publish?: { hostPort: number; containerPort: number }; start?: boolean },
+): Promise<string> {
+  const c = await docker.createContainer({
+    name: opts.name,
+    Image: image,
+    Entrypoint: ['/bin/sleep'],
+    Cmd: ['300'],
+    Labels: opts.labels ?? {},
+    ...(opts.publish
+      ? {
+        ExposedPorts: { [`${opts.publish.containerPort}/tcp`]: {} },
+        HostConfig: { PortBindings: { [`${opts.publish.containerPort}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(opts.publish.hostPort) }] } },
+      }
+      : {}),
+  });
+  if (opts.start !== false) await c.start();
+  return c.id;
+}
+
+export interface CountingProxy {
+  socketPath: string;
+  /** `METHOD /path` of every request since the last reset, API version prefix and query removed. */
+  requests: string[];
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** A unix-socket HTTP proxy in front of the Engine that records every request it forwards. */
+export async function countingProxy(dir: string): Promise<CountingProxy> {
+  const socketPath = join(dir, 'engine-proxy.sock');
+  const target = dockerSocketPath();
+  const requests: string[] = [];
+  const server: Server = createServer((req, res) => {
+    requests.push(`${req.method} ${(req.url ?? '').split('?')[0]!.replace(/^\/v[0-9.]+\//, '/')}`);
+    const upstream = request({ socketPath: target, path: req.url, method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', (err) => res.destroy(err));
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketPath, resolve);
+  });
+  return {
+    socketPath,
+    requests,
+    reset: () => void requests.splice(0),
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
