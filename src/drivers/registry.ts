@@ -19,7 +19,7 @@ function notYetImplemented(runtime: Runtime): Driver {
 
 export const drivers: Record<Runtime, () => Promise<Driver>> = {
   systemd: async () => (await import('./systemd/index.js')).systemdDriver,
-  launchd: async () => notYetImplemented('launchd'),
+  launchd: async () => (await import('./launchd/index.js')).launchdDriver,
   docker: async () => (await import('./docker/index.js')).dockerDriver,
   tmux: async () => (await import('./tmux/index.js')).tmuxDriver,
 };
