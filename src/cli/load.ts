@@ -1,5 +1,6 @@
 // Loads a deployment root for a command: tend.yaml, then desired/ (diagnostics collected, never thrown).
 import type { DesiredState, Diagnostic } from '../model/types.js';
+import { autoRuntime } from '../spec/auto-runtime.js';
 import { loadConfig, type RootPaths } from '../spec/config.js';
 import { loadDesired } from '../spec/desired.js';
 
@@ -20,6 +21,7 @@ export function loadRoot(opts: GlobalOptions, purpose: 'validate' | 'plan'): Loa
   const desired = loadDesired({
     root: loaded.root, desiredDir: loaded.paths.desired, config: loaded.config,
     platform: process.platform, launchdWarn: purpose === 'validate',
+    autoRuntime: autoRuntime(loaded.config, { platform: process.platform, env: process.env }),
   });
   desired.diagnostics = [...loaded.diagnostics, ...desired.diagnostics];
   return { paths: loaded.paths, desired, diagnostics: desired.diagnostics };

@@ -1,7 +1,7 @@
 // Loads every file in desired/: guards (size, symlinks, names), parsing, validation, cross-file checks.
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import type { DesiredEntry, DesiredState, Diagnostic, TendConfig } from '../model/types.js';
+import type { DesiredEntry, DesiredState, Diagnostic, Runtime, TendConfig } from '../model/types.js';
 import { checkInstance } from './instance.js';
 import { parseYamlSource, positionOf, hasPath, type YamlSource } from './yaml-source.js';
 import { sortDiagnostics } from '../planner/diagnostics.js';
@@ -17,6 +17,8 @@ export interface LoadDesiredOptions {
   platform: string;
   /** `validate` warns about launchd on other hosts; planning leaves that to the planner. */
   launchdWarn: boolean;
+  /** What `runtime: auto` resolves to on this host (autoRuntime()); unset: launchd on darwin, else systemd. */
+  autoRuntime?: Runtime;
 }
 
 interface FileResult {
@@ -85,7 +87,7 @@ function loadFile(opts: LoadDesiredOptions, realDir: string, base: string): File
   let diagnostics = source.diagnostics;
   let checked;
   if (diagnostics.length === 0) {
-    checked = checkInstance(source, name, opts.config, opts.platform, opts.launchdWarn);
+    checked = checkInstance(source, name, opts.config, opts.platform, opts.launchdWarn, opts.autoRuntime);
     diagnostics = checked.diagnostics;
   }
   for (const d of diagnostics) d.instance = name;

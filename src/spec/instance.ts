@@ -13,10 +13,13 @@ export interface CheckedInstance {
   diagnostics: Diagnostic[];
 }
 
-/** `auto` means launchd on macOS and systemd everywhere else. */
-export function resolveRuntime(choice: InstanceSpec['runtime'], platform: string): Runtime {
+/**
+ * `auto` is `autoRuntime` when the loader detected it for this host (src/spec/auto-runtime.ts:
+ * launchd on macOS, systemd where it answers, else tmux); without it, launchd on macOS, else systemd.
+ */
+export function resolveRuntime(choice: InstanceSpec['runtime'], platform: string, autoRuntime?: Runtime): Runtime {
   if (choice !== 'auto') return choice;
-  return platform === 'darwin' ? 'launchd' : 'systemd';
+  return autoRuntime ?? (platform === 'darwin' ? 'launchd' : 'systemd');
 }
 
 function mergeDefaults(defaults: Record<string, unknown>, own: Record<string, unknown>): Record<string, unknown> {
@@ -55,7 +58,9 @@ function withBuiltins(merged: Record<string, unknown>, name: string): InstanceSp
 }
 
 /** Validate a parsed desired file named `fileName` (its instance name) and merge defaults. */
-export function checkInstance(source: YamlSource, fileName: string, config: TendConfig, platform: string, launchdWarn: boolean): CheckedInstance {
+export function checkInstance(
+  source: YamlSource, fileName: string, config: TendConfig, platform: string, launchdWarn: boolean, autoRuntime?: Runtime,
+): CheckedInstance {
   const diagnostics: Diagnostic[] = [];
   const validate = validators().instance;
   if (!validate(source.value)) return { diagnostics: schemaDiagnostics(source, validate.errors) };
@@ -89,7 +94,7 @@ export function checkInstance(source: YamlSource, fileName: string, config: Tend
   if (spec.systemd !== undefined && spec.runtime !== 'systemd' && spec.runtime !== 'auto') {
     at(['systemd'], 'warning', `systemd settings are ignored: runtime is ${spec.runtime}`);
   }
-  const runtime = resolveRuntime(spec.runtime, platform);
+  const runtime = resolveRuntime(spec.runtime, platform, autoRuntime);
   if (runtime === 'launchd' && platform !== 'darwin' && launchdWarn) {
     const path = hasPath(source, ['runtime']) ? ['runtime'] : [];
     at(path, 'warning', `runtime launchd needs macOS; this host is ${platform} (it will be refused when applied here)`);
