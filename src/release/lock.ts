@@ -1,4 +1,4 @@
-// Cross-process lock files (`releases/.lock-<version>`): exclusive create, owner PID inside, stale locks recovered.
+// Cross-process lock files (`releases/.lock-<version>`, `instances/.locks/<name>.lock`): exclusive create, owner PID inside, stale locks recovered.
 import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,8 @@ export interface LockOwner {
   hostname: string;
   startedAt: string;
   purpose?: string;
+  /** Linux boot id: a lock from an earlier boot is stale even when its PID is reused now. */
+  boot?: string;
 }
 
 export interface Lock {
@@ -38,6 +40,17 @@ export interface Acquired {
 /** An unreadable lock file younger than this is taken as being written right now. */
 const UNREADABLE_GRACE_MS = 10_000;
 
+/** Lock files this process holds now (path -> content): our own PID in a file not listed here is a dead predecessor's. */
+const held = new Map<string, string>();
+
+let bootId: string | undefined | null = null;
+
+/** This boot's id (Linux), undefined where the system has none to read. */
+export function currentBootId(): string | undefined {
+  if (bootId === null) bootId = readRaw('/proc/sys/kernel/random/boot_id')?.trim() || undefined;
+  return bootId;
+}
+
 /** Is this process alive? `kill(pid, 0)` probes without signalling; EPERM means alive, not ours. */
 export function pidAlive(pid: number): boolean {
   try {
@@ -63,6 +76,13 @@ export function readLockOwner(path: string): LockOwner | undefined {
   return raw === undefined ? undefined : parseOwner(raw);
 }
 
+/** The owner of the lock at `path` when a live process holds it (undefined when free or stale). */
+export function liveLockOwner(path: string): LockOwner | undefined {
+  const raw = readRaw(path);
+  if (raw === undefined || isStale(path, raw)) return undefined;
+  return parseOwner(raw);
+}
+
 function readRaw(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
@@ -79,11 +99,19 @@ function ageMs(path: string): number {
   }
 }
 
-/** Left by a dead process on this host (owners on other hosts cannot be probed and count as alive). */
+/**
+ * Left by a dead process on this host (owners on other hosts cannot be probed and count as alive).
+ * A PID can be reused: a lock from another boot, or one naming this very process that it does not
+ * hold (a predecessor with the same PID, as in a restarted container), is stale too.
+ */
 function isStale(path: string, raw: string): boolean {
   const owner = parseOwner(raw);
   if (!owner) return ageMs(path) > UNREADABLE_GRACE_MS;
-  return owner.hostname === hostname() && !pidAlive(owner.pid);
+  if (owner.hostname !== hostname()) return false;
+  const boot = currentBootId();
+  if (owner.boot && boot && owner.boot !== boot) return true;
+  if (owner.pid === process.pid) return held.get(path) !== raw;
+  return !pidAlive(owner.pid);
 }
 
 function tryCreate(path: string, owner: LockOwner): Lock | undefined {
@@ -94,12 +122,14 @@ function tryCreate(path: string, owner: LockOwner): Lock | undefined {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
     throw err;
   }
-  let held = true;
+  held.set(path, text);
+  let mine = true;
   return {
     path, owner,
     release() {
-      if (!held) return;
-      held = false;
+      if (!mine) return;
+      mine = false;
+      if (held.get(path) === text) held.delete(path);
       if (readRaw(path) === text) unlinkQuiet(path);
     },
   };
@@ -119,9 +149,9 @@ function unlinkQuiet(path: string): void {
  */
 function breakStale(path: string, raw: string): boolean {
   const breaker = `${path}.break`;
-  const me: LockOwner = { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), purpose: 'recover stale lock' };
-  const held = tryCreate(breaker, me);
-  if (!held) {
+  const me = newOwner('recover stale lock');
+  const breaking = tryCreate(breaker, me);
+  if (!breaking) {
     const other = readRaw(breaker);
     if (other !== undefined && isStale(breaker, other)) unlinkQuiet(breaker);
     return false;
@@ -131,12 +161,13 @@ function breakStale(path: string, raw: string): boolean {
     unlinkQuiet(path);
     return true;
   } finally {
-    held.release();
+    breaking.release();
   }
 }
 
 function newOwner(purpose: string | undefined): LockOwner {
-  return { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), ...(purpose ? { purpose } : {}) };
+  const boot = currentBootId();
+  return { pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), ...(purpose ? { purpose } : {}), ...(boot ? { boot } : {}) };
 }
 
 /** Takes the lock now or returns undefined when a live owner holds it (a stale lock is recovered). */
