@@ -186,12 +186,20 @@ export interface ReleaseCatalog {
 
 export type HistoryReason = 'create' | 'update' | 'rollback' | 'auto-rollback';
 
+export type HistoryOutcome = 'healthy' | 'failed';
+
+/** One line of `instances/<name>/.version-history`. */
 export interface HistoryEntry {
   version: string;
   updatedAt: string;
+  /** `user@host`, or `agent`. */
   updatedBy: string;
   reason: HistoryReason;
-  outcome: 'healthy' | 'failed';
+  outcome: HistoryOutcome;
+  /** Names one attempt (e.g. plan action id + spec hash): appending an id already on file is a no-op. */
+  id?: string;
+  /** Why it failed, for people (`Health check timeout after 30s: HTTP 500 from /health`). */
+  detail?: string;
 }
 
 export type Phase =
@@ -214,13 +222,26 @@ export interface AppliedSpec {
   envDigest: string;
 }
 
+/** The last health check tend ran on an instance. */
+export interface HealthStatus {
+  healthy: boolean;
+  /** ISO time the check ended. */
+  at: string;
+  /** Why it failed (absent when healthy). */
+  reason?: string;
+}
+
 /** `instances/<name>/status.json`. */
 export interface StatusFile {
   phase: Phase;
   observedVersion?: string;
   desiredVersion?: string;
+  port?: number;
+  health?: HealthStatus;
+  /** ISO time the instance entered this phase (kept while the phase stays the same). */
   since?: string;
   message?: string;
+  /** The quarantine: a (version, spec hash) that failed its health check and is not retried. */
   held?: Hold;
   applied?: AppliedSpec;
 }
@@ -257,7 +278,7 @@ export type ActionType =
 
 /** What happens to one instance as a whole. */
 export type Change =
-  | 'create' | 'update' | 'replace' | 'reconfigure' | 'restart' | 'start' | 'stop' | 'delete'
+  | 'create' | 'update' | 'replace' | 'reconfigure' | 'restart' | 'start' | 'stop' | 'delete' | 'rollback'
   | 'orphan' | 'held' | 'invalid' | 'blocked' | 'unchanged';
 
 export interface Action {
@@ -272,6 +293,8 @@ export interface Action {
   commit?: string;
   specHash?: string;
   change?: Change;
+  /** `applied`: the action puts back the last healthy spec on record (status.json), not the desired file's. */
+  from?: 'applied';
   reason: string;
   disruption: Disruption;
   dependsOn: string[];

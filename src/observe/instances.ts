@@ -1,8 +1,13 @@
 // Observation: each instance's history, status, restart requests and .env (names and digest only).
 import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import type { HistoryEntry, InstanceState, InstanceStates, StatusFile } from '../model/types.js';
+import type { InstanceState, InstanceStates } from '../model/types.js';
 import { canonicalJson, sha256 } from '../planner/hash.js';
+import { readHistory } from '../state/history.js';
+import { readStatus } from '../state/status.js';
+
+/** Moved to src/state/history.ts; re-exported for existing importers. */
+export { readHistory };
 
 function readText(file: string): string | undefined {
   try {
@@ -43,25 +48,11 @@ export function envDigest(env: Map<string, string>): string {
   return sha256(canonicalJson(Object.fromEntries([...env.entries()].sort())));
 }
 
-export function readHistory(file: string): HistoryEntry[] {
-  const text = readText(file) ?? '';
-  const out: HistoryEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      out.push(JSON.parse(line) as HistoryEntry);
-    } catch {
-      // A torn last line (crash while appending) is skipped; the rest stays usable.
-    }
-  }
-  return out;
-}
-
 export function readInstanceState(root: string, instancesDir: string, name: string): InstanceState {
   const dir = join(instancesDir, name);
   const envPath = join(dir, '.env');
   const env = parseEnvFile(readText(envPath) ?? '');
-  const status = readJson<StatusFile>(join(dir, 'status.json'));
+  const status = readStatus(join(dir, 'status.json')).status;
   const requests = readJson<{ restartRequestedAt?: string }>(join(dir, 'requests.json'));
   const rel = relative(root, envPath);
   return {
