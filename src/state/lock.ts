@@ -1,0 +1,71 @@
+// The per-instance lock every tend process (CLI and agent) takes before acting on an instance.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { acquireLock, liveLockOwner, type Lock, type LockOwner } from '../release/lock.js';
+import type { RootPaths } from '../spec/config.js';
+
+export type { Lock, LockOwner } from '../release/lock.js';
+
+/** Folder of the instance locks. Outside `instances/<name>/` so deleting an instance keeps its lock, and dot-named so it is never an instance. */
+export const LOCKS_DIR = '.locks';
+
+/** Long enough for a build and two health waits of the holder. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
+
+export interface InstanceLockOptions {
+  signal?: AbortSignal;
+  /** How long to wait for another holder (default 10 minutes), then reject with `gave up after ...`. */
+  timeoutMs?: number;
+  /** What this process is doing, shown to waiters (`reconcile`, `agent: update web`). */
+  purpose?: string;
+  /** Called once when a live holder makes us wait (its owner, when readable). */
+  onWait?: (owner: LockOwner | undefined) => void;
+  /** Called when a lock left by a dead process (or an earlier boot) is taken over: worth a warning. */
+  onStale?: (owner: LockOwner | undefined) => void;
+}
+
+/** `<instances>/.locks/<name>.lock`. */
+export function instanceLockPath(paths: Pick<RootPaths, 'instances'>, name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw new Error(`"${name}" cannot name an instance lock`);
+  return join(paths.instances, LOCKS_DIR, `${name}.lock`);
+}
+
+/** Instance lock paths the current async call chain holds, so a nested call for the same instance runs at once. */
+const holding = new AsyncLocalStorage<ReadonlySet<string>>();
+
+/**
+ * Runs `fn` while holding the instance's lock, waiting (with backoff) while another process or task
+ * holds it, and releases it afterwards whatever `fn` does. A lock whose owner died is taken over
+ * (`onStale`). Re-entrant within one call chain: `fn` may call `withInstanceLock` for the same
+ * instance again without deadlocking; other tasks of the same process wait like other processes.
+ * Rejects when `signal` aborts (with its reason) or after `timeoutMs`.
+ */
+export async function withInstanceLock<T>(
+  paths: Pick<RootPaths, 'instances'>,
+  name: string,
+  fn: (lock: Lock | undefined) => Promise<T> | T,
+  opts: InstanceLockOptions = {},
+): Promise<T> {
+  const path = instanceLockPath(paths, name);
+  const outer = holding.getStore();
+  if (outer?.has(path)) return fn(undefined);
+  mkdirSync(join(paths.instances, LOCKS_DIR), { recursive: true });
+  const { lock } = await acquireLock(path, {
+    timeoutMs: opts.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    purpose: opts.purpose ?? `tend ${name}`,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.onWait ? { onWait: opts.onWait } : {}),
+    ...(opts.onStale ? { onStale: opts.onStale } : {}),
+  });
+  try {
+    return await holding.run(new Set([...(outer ?? []), path]), () => fn(lock));
+  } finally {
+    lock.release();
+  }
+}
+
+/** Who holds the instance's lock right now, or undefined when nobody alive does (for `tend status`). */
+export function instanceLockOwner(paths: Pick<RootPaths, 'instances'>, name: string): LockOwner | undefined {
+  return liveLockOwner(instanceLockPath(paths, name));
+}
