@@ -12,3 +12,5 @@ export { buildRelease, BuildError } from './release/build.js';
 export { validateRelease } from './release/validate.js';
 export { loadReleaseImage } from './release/image.js';
 export { planPrune } from './release/prune.js';
+export { createDockerDriver, dockerDriver, type DockerDriverOptions } from './drivers/docker/index.js';
+export { discover, adopt, cleanupStopped, readAdoptionRecords, type Discovery, type FoundContainer, type AdoptResult, type AdoptionRecord } from './discover/index.js';

@@ -1,6 +1,7 @@
 // The commander program: global options and the registered subcommands.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerDiscover } from './discover.js';
 import { registerReconcile } from './reconcile.js';
 import { registerReleases } from './releases.js';
 import { registerValidate } from './validate.js';
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerReconcile(program);
   registerReleases(program);
+  registerDiscover(program);
   return program;
 }

@@ -255,7 +255,7 @@ describe.skipIf(gate.skip)('docker driver on the real Docker Engine', () => {
     extraContainers.push(legacyName);
     const legacy = validEntry('legacy', { version: 'v1.1.0', port: await freePort() }, 'docker');
     const id = await sleeper(docker, releases['v1.1.0']!.imageId, {
-      name: legacyName, labels: { 'cc-bridge.instance': 'legacy' }, publish: { hostPort: legacy.spec.port, containerPort: 8080 },
+      name: legacyName, publish: { hostPort: legacy.spec.port, containerPort: 8080 },
     });
     writeAdoptionRecord(paths.instances, { instance: 'legacy', containerId: id, container: legacyName, image: 'cc-bridge:v1.1.0', adoptedAt: new Date().toISOString() });
     const obs = await observe();

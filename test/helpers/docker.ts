@@ -50,20 +50,22 @@ export async function busyboxImage(dir: string, name: string): Promise<string> {
 export async function sleeper(
   docker: Docker,
   image: string,
-  opts: { name: string; labels?: Record<string, string>; publish?: { hostPort: number; containerPort: number }; start?: boolean },
+  opts: {
+    name: string; labels?: Record<string, string>; publish?: { hostPort: number; containerPort: number }; network?: string; start?: boolean;
+  },
 ): Promise<string> {
+  const port = opts.publish ? `${opts.publish.containerPort}/tcp` : undefined;
   const c = await docker.createContainer({
     name: opts.name,
     Image: image,
     Entrypoint: ['/bin/sleep'],
     Cmd: ['300'],
     Labels: opts.labels ?? {},
-    ...(opts.publish
-      ? {
-        ExposedPorts: { [`${opts.publish.containerPort}/tcp`]: {} },
-        HostConfig: { PortBindings: { [`${opts.publish.containerPort}/tcp`]: [{ HostIp: '127.0.0.1', HostPort: String(opts.publish.hostPort) }] } },
-      }
-      : {}),
+    ...(port ? { ExposedPorts: { [port]: {} } } : {}),
+    HostConfig: {
+      ...(port ? { PortBindings: { [port]: [{ HostIp: '127.0.0.1', HostPort: String(opts.publish!.hostPort) }] } } : {}),
+      ...(opts.network ? { NetworkMode: opts.network } : {}),
+    },
   });
   if (opts.start !== false) await c.start();
   return c.id;
