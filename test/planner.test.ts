@@ -1,8 +1,9 @@
 // Table-driven tests of the pure planner: safety rules, releases, updates, reconfigures, holds, state and ownership.
 import { describe, expect, it } from 'vitest';
 import type {
-  ActionType, Change, Disruption, FieldChange, InstanceState, Phase, Plan, PlanSummary, Runtime, Severity,
+  ActionType, Change, Disruption, FieldChange, InstanceState, InstanceStates, Phase, Plan, PlanSummary, Runtime, Severity,
 } from '../src/model/types.js';
+import { RUNTIMES } from '../src/model/types.js';
 import { plan } from '../src/planner/plan.js';
 import { envDigest } from '../src/observe/instances.js';
 import {
@@ -63,8 +64,25 @@ interface Row {
   check?: (p: Plan, input: PlanInput) => void;
 }
 
+/**
+ * A plan input. An instance whose observed item already runs its desired spec gets a status.json
+ * recording that spec as applied (seen healthy) unless the row gives its state: without one the
+ * planner verifies its health first (tested in its own rows).
+ */
 function input(partial: Partial<PlanInput> & Pick<PlanInput, 'desired'>): PlanInput {
-  return { observed: observed([]), releases: standardReleases(), states: {}, ...partial };
+  const base: PlanInput = { observed: observed([]), releases: standardReleases(), states: {}, ...partial };
+  if (partial.states !== undefined) return base;
+  const states: InstanceStates = {};
+  for (const e of base.desired.entries) {
+    if (e.status !== 'valid') continue;
+    const res = base.releases.resolutions[e.spec.version];
+    const commit = res?.status === 'resolved' ? res.commit : undefined;
+    const items = RUNTIMES.flatMap((rt) => base.observed.runtimes[rt]?.items ?? []);
+    if (commit && items.some((i) => i.owned && i.instance === e.name && i.specHash === hashOf(e, commit))) {
+      states[e.name] = deployedState(e.name, e, commit, '');
+    }
+  }
+  return { ...base, states };
 }
 
 function run(i: PlanInput): Plan {
@@ -747,12 +765,32 @@ const rows: Row[] = [
     name: 'restart requested before the process started: unchanged',
     input: () => {
       const entry = validEntry('web');
-      const st = instanceState('web', { restartRequestedAt: '2024-05-02T08:00:00.000Z' });
+      const st = deployedState('web', entry, C1, 'digest-empty', { restartRequestedAt: '2024-05-02T08:00:00.000Z' });
       return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { startedAt: '2024-05-02T09:00:00.000Z' })]), states: { web: st } });
     },
     instances: [{ name: 'web', change: 'unchanged', disruption: 'none', actions: [], reason: 'up to date' }],
     actions: [],
     summary: { unchanged: 1 },
+  },
+  {
+    name: 'runs the desired spec but no status.json records it as applied (crash before the health check): verify health only',
+    input: () => {
+      const entry = validEntry('web');
+      const st = instanceState('web');
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st)]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'create', disruption: 'none', actions: ['verify-health'], reason: 'not yet verified healthy' }],
+    summary: { create: 1 },
+  },
+  {
+    name: 'runs the desired v1.3.0 spec, status.json records v1.2.0 as applied: an update to verify',
+    input: () => {
+      const entry = validEntry('web');
+      const st = deployedState('web', validEntry('web', { version: 'v1.2.0' }), C0, 'digest-empty');
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st)]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'update', disruption: 'none', actions: ['verify-health'] }],
+    summary: { update: 1 },
   },
 
   // ---- desired state ---------------------------------------------------------
@@ -982,6 +1020,50 @@ function heldRows(): Row[] {
         fields: [{ field: 'version', from: 'v1.3.0', to: 'v2.0.0' }, { field: 'env.FIX', to: '1' }],
       }],
       summary: { update: 1 },
+    },
+    {
+      name: 'held while the failed v2.0.0 spec is still installed: roll back to the applied v1.3.0 (actions from applied)',
+      input: () => {
+        const running = validEntry('web');
+        const base = deployedState('web', running, C1, '');
+        const held = { version: 'v2.0.0', specHash: hashOf(next, C2, base), at, reason: 'Health check timeout' };
+        const st = deployedState('web', running, C1, '', { held, phase: 'Progressing' });
+        return input({ desired: desired([next]), observed: observed([upToDateItem(next, C2, st)]), releases: rels(), states: { web: st } });
+      },
+      instances: [{
+        name: 'web', change: 'rollback', disruption: 'restart', actions: UPDATE, version: 'v1.3.0', fromVersion: 'v2.0.0',
+        reasonStartsWith: 'roll back to v1.3.0: v2.0.0 failed health (Health check timeout)',
+      }],
+      summary: { update: 1 },
+      check: (p, i) => {
+        const applied = i.states.web!.applied!;
+        for (const a of p.actions) expect(a).toMatchObject({ from: 'applied', change: 'rollback' });
+        expect(p.actions.find((a) => a.type === 'write-unit')).toMatchObject({ version: 'v1.3.0', specHash: applied.specHash });
+      },
+    },
+    {
+      name: 'held after a first start that never turned healthy (nothing applied before): stop it',
+      input: () => {
+        const st0 = instanceState('web', { digest: '' });
+        const held = { version: 'v2.0.0', specHash: hashOf(next, C2, st0), at, reason: 'Health check timeout' };
+        const st = instanceState('web', { digest: '', held, phase: 'Progressing' });
+        return input({ desired: desired([next]), observed: observed([upToDateItem(next, C2, st)]), releases: rels(), states: { web: st } });
+      },
+      instances: [{ name: 'web', change: 'stop', disruption: 'stop', actions: ['stop'], reasonStartsWith: `held: v2.0.0 failed health at ${at}` }],
+      summary: { change: 1 },
+    },
+    {
+      name: 'held after a failed rollback (phase Failed): nothing further is changed',
+      input: () => {
+        const running = validEntry('web');
+        const base = deployedState('web', running, C1, '');
+        const held = { version: 'v2.0.0', specHash: hashOf(next, C2, base), at, reason: 'Health check timeout' };
+        const st = deployedState('web', running, C1, '', { held, phase: 'Failed' });
+        return input({ desired: desired([next]), observed: observed([upToDateItem(next, C2, st, { state: 'failed' })]), releases: rels(), states: { web: st } });
+      },
+      instances: [{ name: 'web', change: 'held', disruption: 'none', actions: [], phase: 'Failed' }],
+      actions: [],
+      summary: { held: 1 },
     },
   ];
 }

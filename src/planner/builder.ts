@@ -11,6 +11,7 @@ export interface StepInput {
   reason: string;
   disruption?: Disruption;
   dependsOn?: string[];
+  from?: 'applied';
 }
 
 export class ActionBuilder {

@@ -1,6 +1,6 @@
 // Plans one valid desired instance against what runs: create, update, replace, restart, start, stop.
 import type {
-  Change, DesiredEntry, Diagnostic, Disruption, FieldChange, InstancePlan, InstanceState, ObservedItem, Observed,
+  Change, DesiredEntry, Diagnostic, Disruption, FieldChange, Hold, InstancePlan, InstanceState, ObservedItem, Observed,
   ReleaseCatalog, TendConfig,
 } from '../model/types.js';
 import { compares } from '../drivers/compare.js';
@@ -8,7 +8,7 @@ import { RUNTIME_NOUN, targetName } from '../spec/names.js';
 import { ActionBuilder, type StepInput } from './builder.js';
 import { specDiff, specFields } from './diff.js';
 import { short, specHash } from './hash.js';
-import { decideRelease } from './release.js';
+import { decideRelease, type ReleaseDecision } from './release.js';
 
 type Valid = Extract<DesiredEntry, { status: 'valid' }>;
 
@@ -22,6 +22,8 @@ export interface InstanceContext {
   force: boolean;
   builder: ActionBuilder;
   diagnostics: Diagnostic[];
+  /** Planning the way back to the last healthy spec of a held instance (set by planInstance itself). */
+  rollback?: { held: Hold; release: ReleaseDecision & { kind: 'ok' } };
 }
 
 const MATERIALIZE = { systemd: 'write-unit', launchd: 'write-unit', docker: 'create-container', tmux: 'create-session' } as const;
@@ -57,21 +59,20 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     const message = `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing from ${envFile}`;
     return blocked({ severity: 'error', file: entry.file, line: 1, col: 1, instance: name, message }, message);
   }
-  const release = decideRelease(entry, ctx.releases, ctx.state);
+  const release = ctx.rollback?.release ?? decideRelease(entry, ctx.releases, ctx.state);
   if (release.kind === 'not-found') return blocked(release.diagnostic, release.diagnostic.message);
   if (release.warning) ctx.diagnostics.push(release.warning);
 
   const envDigest = ctx.state?.env.digest ?? '';
   const hash = specHash(spec, release.commit, envDigest);
   const held = ctx.state?.held;
-  if (held && held.specHash === hash && !ctx.force) {
-    return { ...base, change: 'held', version: release.tag, disruption: 'none', reason: `held: ${held.version} failed health at ${held.at} (${held.reason}); edit the file or run tend retry ${name}` };
-  }
+  if (held && held.specHash === hash && !ctx.force) return planHeld(entry, held, release.tag, base, ctx);
 
   const current = ctx.items.find((i) => i.runtime === runtime);
   const others = ctx.items.filter((i) => i.runtime !== runtime);
   const running = spec.state === 'running';
-  const plan = (change: Change, disruption: Disruption, reason: string, steps: StepInput[], extra: Partial<InstancePlan> = {}): InstancePlan => {
+  const plan = (planned: Change, disruption: Disruption, reason: string, steps: StepInput[], extra: Partial<InstancePlan> = {}): InstancePlan => {
+    const change: Change = ctx.rollback ? 'rollback' : planned;
     const needsBuild = steps.some((s) => s.type === 'write-config') && release.build !== undefined;
     let after: string[] = [];
     const summary = steps.some((s) => s.type === 'write-config') ? release.summary : undefined;
@@ -88,7 +89,8 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
         steps.splice(Math.max(0, idx), 0, { type: 'load-image', runtime, version: release.tag, reason: `image for ${release.tag} is not in the engine` });
       }
     }
-    const actions = ctx.builder.chain(name, change, steps.map((s) => ({ specHash: hash, ...s })), after);
+    const from = ctx.rollback ? { from: 'applied' as const } : {};
+    const actions = ctx.builder.chain(name, change, steps.map((s) => ({ specHash: hash, ...s, ...from })), after);
     return {
       ...base, change, version: release.tag, disruption: needsBuild && disruption === 'restart' ? 'rebuild+restart' : disruption,
       reason, actions, ...(summary ? { release: summary } : {}), ...extra,
@@ -141,6 +143,14 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
       ]);
     }
     if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
+    const applied = ctx.state?.applied;
+    if (applied?.specHash !== hash && !ctx.rollback) {
+      // Running the desired spec, but never seen healthy (first sight, or a crash before the health check).
+      const change: Change = !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
+      return plan(change, 'none', 'running the desired spec, not yet verified healthy', [
+        { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
+      ]);
+    }
     return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'up to date' };
   }
 
@@ -179,3 +189,36 @@ function healthLabel(h: Valid['spec']['health']): string {
   return `health: ${what} within ${h.timeout}`;
 }
 
+
+/**
+ * The desired spec failed its health check and is held. With a last healthy spec on record, plan the
+ * way back to it (a rollback; nothing once it runs again). Without one (a first start that never
+ * turned healthy), stop what runs the held spec. After a failed rollback (phase Failed) nothing.
+ */
+function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan, 'change' | 'disruption' | 'reason'>, ctx: InstanceContext): InstancePlan {
+  const { name, runtime } = entry;
+  const why = `held: ${held.version} failed health at ${held.at} (${held.reason}); edit the file or run tend retry ${name}`;
+  const heldPlan: InstancePlan = { ...base, change: 'held', version: tag, disruption: 'none', reason: why };
+  if (ctx.rollback || ctx.state?.phase === 'Failed') return heldPlan;
+  const applied = ctx.state?.applied;
+  if (applied && applied.specHash !== held.specHash && applied.runtime === runtime) {
+    const built = ctx.releases.built[applied.version];
+    const reuse = built?.valid === true && built.commit === applied.commit;
+    const release: ReleaseDecision & { kind: 'ok' } = {
+      kind: 'ok', tag: applied.version, commit: applied.commit,
+      summary: reuse ? `reuse ${applied.version}` : `build ${applied.version} (commit ${short(applied.commit)}, for the rollback)`,
+      ...(reuse ? (built.imageId ? { imageId: built.imageId } : {}) : { build: 'rollback target missing' }),
+    };
+    const back = planInstance({ ...entry, spec: applied.spec }, { ...ctx, rollback: { held, release } });
+    if (back.change === 'unchanged') return { ...heldPlan, reason: `${why}; running ${applied.version}` };
+    if (back.change === 'blocked') return back;
+    return { ...back, reason: `roll back to ${applied.version}: ${held.version} failed health (${held.reason})`, fromVersion: held.version };
+  }
+  const current = ctx.items.find((i) => i.runtime === runtime);
+  if (current?.specHash === held.specHash && current.state === 'running') {
+    const target = current.id;
+    const ids = ctx.builder.chain(name, 'stop', [{ type: 'stop', runtime, target, specHash: held.specHash, reason: `stop ${target}: it never turned healthy` }]);
+    return { ...base, change: 'stop', version: tag, disruption: 'stop', reason: `${why}; stopping it`, actions: ids };
+  }
+  return heldPlan;
+}

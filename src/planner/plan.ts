@@ -85,6 +85,9 @@ function summarize(instances: InstancePlan[]): PlanSummary {
       case 'create': case 'update': case 'replace': case 'delete': case 'held': case 'invalid': case 'blocked': case 'orphan': case 'unchanged':
         s[i.change]++;
         break;
+      case 'rollback':
+        s.update++;
+        break;
       case 'reconfigure': case 'restart': case 'start': case 'stop':
         s.change++;
         break;

@@ -3,7 +3,7 @@ import type { Action, Change, FieldChange, InstancePlan, Plan } from '../model/t
 import { formatDiagnostic } from './diagnostics.js';
 
 const SYMBOL: Record<Change, string> = {
-  create: '+', update: '~', reconfigure: '~', restart: '~', start: '~', stop: '~', replace: '-/+', delete: '-',
+  create: '+', update: '~', rollback: '<', reconfigure: '~', restart: '~', start: '~', stop: '~', replace: '-/+', delete: '-',
   held: '!', blocked: '!', invalid: 'x', orphan: '?', unchanged: '=',
 };
 
