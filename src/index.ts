@@ -14,3 +14,5 @@ export { loadReleaseImage } from './release/image.js';
 export { planPrune } from './release/prune.js';
 export { createDockerDriver, dockerDriver, type DockerDriverOptions } from './drivers/docker/index.js';
 export { discover, adopt, cleanupStopped, readAdoptionRecords, type Discovery, type FoundContainer, type AdoptResult, type AdoptionRecord } from './discover/index.js';
+export { waitHealthy, healthTarget, livenessOf, isAbortError, type HealthResult, type HealthTarget, type Liveness, type WaitHealthyOptions } from './health/index.js';
+export { appendHistory, readHistoryFile, lastHealthy, readStatus, writeStatus, updateStatus, withInstanceLock, instanceLockOwner, type InstanceLockOptions } from './state/index.js';
