@@ -75,7 +75,8 @@ describe.skipIf(gate.skip)('docker driver on the real Docker Engine', () => {
     const dir = scratch('docker-driver');
     const fixture = await makeFixtureRepo(join(dir, 'repo'), { image: imageName });
     paths = { root: dir, desired: join(dir, 'desired'), releases: join(dir, 'releases'), instances: join(dir, 'instances') };
-    cfg = makeConfig({ app, source: { repo: fixture.repo, image: imageName, artifacts: ['bin/oubliette'] } });
+    // A discovery label of this file's own, so other test files' containers are never taken for ours.
+    cfg = makeConfig({ app, source: { repo: fixture.repo, image: imageName, artifacts: ['bin/oubliette'] }, docker: { discovery: { label: `${app}.instance` } } });
     cfg.source.run = { artifact: 'bin/oubliette', args: ['--port', '${port}', '--config', '${configPath}'] };
     for (const version of VERSIONS) {
       const r = await buildRelease({ paths, config: cfg, version, commit: fixture.tags[version] });
@@ -100,11 +101,15 @@ describe.skipIf(gate.skip)('docker driver on the real Docker Engine', () => {
     expect(obs.images).toEqual(expect.arrayContaining([releases['v1.1.0']!.imageId]));
   });
 
-  it('reports a look-alike container it did not make as not owned', async () => {
+  it('reports a look-alike container it did not make as not owned (named by its discovery label when it has one)', async () => {
     await sleeper(docker, releases['v1.1.0']!.imageId, { name: `${app}-lookalike` });
+    extraContainers.push(`${app}-labelled`);
+    await sleeper(docker, releases['v1.1.0']!.imageId, { name: `${app}-labelled`, labels: { [`${app}.instance`]: 'named' } });
     expect(await mine()).toEqual([
+      expect.objectContaining({ runtime: 'docker', id: `${app}-labelled`, instance: 'named', owned: false, state: 'running' }),
       expect.objectContaining({ runtime: 'docker', id: `${app}-lookalike`, instance: 'lookalike', owned: false, state: 'running' }),
     ]);
+    await removeContainers(docker, [`${app}-labelled`]);
   });
 
   it('create-container makes an owned container that is not started; start runs the release image', async () => {

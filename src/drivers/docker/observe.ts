@@ -104,7 +104,7 @@ async function completeFromInspect(docker: Docker, d: Draft): Promise<void> {
   }
 }
 
-/** Items for one listing: tend's own, adopted, look-alikes `<app>-*`, and (discovery on) containers that look like instances. */
+/** Items for one listing: tend's own, adopted, (discovery on) containers that look like instances, and look-alikes `<app>-*`. */
 function classify(owned: ContainerSummary[], others: ContainerSummary[], records: AdoptionRecord[], ctx: ObserveContext): Draft[] {
   const app = ctx.config.app;
   const prefix = `${app}-`;
@@ -125,11 +125,11 @@ function classify(owned: ContainerSummary[], others: ContainerSummary[], records
     } else if (record) {
       // Adopted: the instance's, with no spec hash, so the planner replaces it with tend's own container.
       drafts.push(draft(c, { instance: record.instance, owned: true, version: versionFromImage(record.image) }, ctx));
-    } else if (c.name.startsWith(prefix) && c.name.length > prefix.length) {
-      drafts.push(draft(c, { instance: c.name.slice(prefix.length), owned: false }, ctx));
     } else if (discovery.enabled && discoveryReason(c, discovery)) {
       const choice = instanceNameFor(c, discovery.label);
       drafts.push(draft(c, { instance: 'name' in choice ? choice.name : c.name, owned: false }, ctx));
+    } else if (c.name.startsWith(prefix) && c.name.length > prefix.length) {
+      drafts.push(draft(c, { instance: c.name.slice(prefix.length), owned: false }, ctx));
     }
   }
   return drafts;
