@@ -486,12 +486,11 @@ describe.skipIf(gate.skip)('launchd observation cost (counted by the launchctl s
   const driver = createLaunchdDriver({ uid: 501, plistDir });
   const cfg = fixtureConfig();
 
+  /** Owned jobs i<from>..i<to-1> running `sleep 300`, loaded with one bootstrap of all their plists. */
   async function makeJobs(from: number, to: number) {
     mkdirSync(plistDir, { recursive: true });
-    await Promise.all(Array.from({ length: to - from }, async (_, k) => {
-      const r = await lc.launchctl(['bootstrap', 'gui/501', ownedPlist(plistDir, `i${from + k}`)]);
-      expect(r.exitCode).toBe(0);
-    }));
+    const files = Array.from({ length: to - from }, (_, k) => ownedPlist(plistDir, `i${from + k}`));
+    expect(await lc.launchctl(['bootstrap', 'gui/501', ...files])).toMatchObject({ exitCode: 0 });
   }
 
   async function spawnsOfObserve(n: number): Promise<string[]> {
