@@ -132,10 +132,10 @@ describe('tend reconcile --dry-run', () => {
     expect(r.stdout).not.toContain('build/v1.3.0');
   });
 
-  it('refuses to apply in this version instead of pretending', async () => {
-    const r = await tend(['reconcile', '-C', 'examples']);
+  it('refuses to apply a plan made against a snapshot of another host (--observed without --dry-run)', async () => {
+    const r = await tend(['reconcile', '-C', 'examples', '--observed', SNAPSHOT]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('use tend reconcile --dry-run');
+    expect(r.stderr).toContain('--observed plans against a snapshot of another host; it only works with --dry-run');
   });
 });
 

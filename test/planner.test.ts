@@ -663,10 +663,10 @@ const rows: Row[] = [
       return input({ desired: desired([next]), observed: observed([upToDateItem(old, C1, st)]), states: { web: st } });
     },
     instances: [{
-      name: 'web', change: 'reconfigure', disruption: 'reload', actions: ['write-config', 'write-unit'],
+      name: 'web', change: 'reconfigure', disruption: 'reload', actions: ['write-config', 'write-unit', 'verify-health'],
       fields: [{ field: 'health.http', from: '/health', to: '/healthz' }],
     }],
-    actionTypes: ['write-config', 'write-unit'],
+    actionTypes: ['write-config', 'write-unit', 'verify-health'],
     summary: { change: 1 },
   },
   {
@@ -687,7 +687,7 @@ const rows: Row[] = [
       return input({ desired: desired([validEntry('web', { rollout: { autoRollback: false } }, 'tmux')]), observed: observed([upToDateItem(old, C1, st)]), states: { web: st } });
     },
     instances: [{
-      name: 'web', change: 'reconfigure', disruption: 'reload', actions: ['write-config', 'create-session'],
+      name: 'web', change: 'reconfigure', disruption: 'reload', actions: ['write-config', 'create-session', 'verify-health'],
       fields: [{ field: 'rollout.autoRollback', from: true, to: false }],
     }],
     summary: { change: 1 },

@@ -7,6 +7,9 @@ import { plan } from '../planner/plan.js';
 import { countErrors, renderDiagnostics } from '../views/diagnostics.js';
 import { renderPlanJson, renderPlanText } from '../views/plan-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
+import { reconcile } from '../executor/reconcile.js';
+import type { DesiredState } from '../model/types.js';
+import type { RootPaths } from '../spec/config.js';
 
 interface ReconcileOptions {
   dryRun?: boolean;
@@ -34,14 +37,31 @@ export function registerReconcile(program: Command): void {
     .option('--prune', 'delete instances whose desired file was removed (like prune.deleteRemoved)')
     .option('--force', 'override the deletion breaker and held versions')
     .option('--observed <file>', 'plan against a saved observed snapshot (schemas/observed.schema.json) instead of this host')
-    .addHelpText('after', '\nExit codes: 0 converged (dry-run: no errors), 1 errors; with --dry-run --detailed-exitcode: 0 nothing to do, 2 actions planned, 1 errors.')
+    .addHelpText('after', [
+      '',
+      'Exit codes:',
+      '  0  converged (with --dry-run: no errors)',
+      '  1  errors: invalid or blocked instances, a failed action, a rollback that failed too',
+      '  3  converged except instances held after a failed health check (rolled back, or stopped',
+      '     after a first start that never turned healthy); see tend status',
+      '  with --dry-run --detailed-exitcode: 0 nothing to do, 2 actions planned, 1 errors',
+    ].join('\n'))
     .action(async (opts: ReconcileOptions, cmd: Command) => {
+      const root = loadRoot(cmd.optsWithGlobals<GlobalOptions>(), 'plan');
       if (!opts.dryRun) {
-        process.stderr.write('error: applying a plan is not available yet in this version of tend; use tend reconcile --dry-run\n');
-        process.exitCode = 1;
+        if (opts.observed !== undefined) {
+          process.stderr.write('error: --observed plans against a snapshot of another host; it only works with --dry-run\n');
+          process.exitCode = 1;
+          return;
+        }
+        if (!root.desired) {
+          process.stderr.write(renderDiagnostics(root.diagnostics));
+          process.exitCode = 1;
+          return;
+        }
+        process.exitCode = await applyAndReport(root.desired, root.paths, opts);
         return;
       }
-      const root = loadRoot(cmd.optsWithGlobals<GlobalOptions>(), 'plan');
       if (!root.desired) {
         if (opts.json) {
           const p: Plan = { formatVersion: 1, app: '', summary: EMPTY_SUMMARY, instances: [], actions: [], diagnostics: root.diagnostics };
@@ -59,4 +79,37 @@ export function registerReconcile(program: Command): void {
       if (countErrors(result.diagnostics) > 0) process.exitCode = 1;
       else process.exitCode = opts.detailedExitcode && hasChanges(result) ? 2 : 0;
     });
+}
+
+/** Applies the plan, printing it first and then one line per instance that had work; returns the exit code. */
+async function applyAndReport(desired: DesiredState, paths: RootPaths, opts: ReconcileOptions): Promise<number> {
+  const errors: string[] = [];
+  const result = await reconcile(desired, paths, {
+    prune: opts.prune ?? false, force: opts.force ?? false,
+    log: (level, message) => {
+      if (level === 'error') errors.push(message);
+      if (!opts.json) process.stderr.write(`${level}: ${message}\n`);
+    },
+  });
+  const [first, followUp] = result.plans;
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({
+      formatVersion: 1, exitCode: result.exitCode, held: result.held, plan: first, ...(followUp ? { followUp } : {}), outcomes: result.outcomes,
+    }, null, 2)}\n`);
+    return result.exitCode;
+  }
+  process.stdout.write(renderPlanText(first!));
+  if (followUp) {
+    process.stdout.write('\nAfter the failed health check(s):\n');
+    process.stdout.write(renderPlanText(followUp));
+  }
+  if (result.outcomes.length > 0) process.stdout.write('\n');
+  for (const o of result.outcomes) {
+    const what = o.result === 'ok' ? 'done' : o.result === 'unhealthy' ? 'unhealthy' : 'FAILED';
+    process.stdout.write(`${o.name}: ${o.change} ${o.version ?? ''} ${what}${o.reason ? `: ${o.reason}` : ''}\n`.replace(/  +/g, ' '));
+  }
+  for (const name of result.held) process.stdout.write(`${name}: held (see tend status ${name})\n`);
+  const verdict = result.exitCode === 0 ? 'converged' : result.exitCode === 3 ? 'converged except held instances' : 'errors';
+  process.stdout.write(`Reconcile: ${verdict}\n`);
+  return result.exitCode;
 }

@@ -244,6 +244,8 @@ export interface StatusFile {
   /** The quarantine: a (version, spec hash) that failed its health check and is not retried. */
   held?: Hold;
   applied?: AppliedSpec;
+  /** Counts recorded applies; names history entries so a re-run after a crash never writes one twice. */
+  generation?: number;
 }
 
 export interface InstanceState {

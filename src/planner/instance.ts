@@ -164,7 +164,8 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   const change: Change = versionChanged ? 'update' : onlyState && live !== running ? (running ? 'start' : 'stop') : 'reconfigure';
   const reason = versionChanged ? `version ${current.version ?? 'unknown'} -> ${release.tag}` : `spec changed (${short(current.specHash ?? '')} -> ${short(hash)})`;
   let steps: StepInput[];
-  if (disruption === 'reload') steps = write;
+  // A reload restamps in place; the health settings may have changed, so check them once.
+  if (disruption === 'reload') steps = [...write, ...(running ? [{ type: 'verify-health' as const, runtime, target, reason: healthLabel(spec.health) }] : [])];
   // Stop what runs under its own name (an adopted container keeps the name it was found with).
   else steps = [...(live ? [{ type: 'stop' as const, runtime, target: current.id, reason: `stop ${current.id}` }] : []), ...write, ...startSteps];
   return plan(change, disruption, reason, [...steps, ...removeOthers], { fields, fromVersion: current.version });
@@ -200,6 +201,7 @@ function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan
   const why = `held: ${held.version} failed health at ${held.at} (${held.reason}); edit the file or run tend retry ${name}`;
   const heldPlan: InstancePlan = { ...base, change: 'held', version: tag, disruption: 'none', reason: why };
   if (ctx.rollback || ctx.state?.phase === 'Failed') return heldPlan;
+  if (!entry.spec.rollout.autoRollback) return { ...heldPlan, reason: `${why}; rollout.autoRollback is off` };
   const applied = ctx.state?.applied;
   if (applied && applied.specHash !== held.specHash && applied.runtime === runtime) {
     const built = ctx.releases.built[applied.version];
