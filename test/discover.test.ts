@@ -58,20 +58,25 @@ describe.skipIf(gate.skip)('tend discover on the real Docker Engine', () => {
     gate.check();
     docker = engine();
     root = scratch('discover');
-    await Promise.all([buildOnce(), busyboxImage(scratch('discover-image'), image)]);
-    await docker.getImage(image).tag({ repo: patterned.split(':')[0]!, tag: 'v2.3.4' });
-    await docker.createNetwork({ Name: network });
     mkdirSync(join(root, 'desired'));
     writeConfig();
-    // Labelled, on a network of its own, publishing a port: the regular case.
-    await make('alpha', { labels: { 'cc-bridge.instance': `${u}-a` }, network, publish: { hostPort: await freePort(), containerPort: 8080 } });
-    // Labelled, created but never started.
-    await make('beta', { labels: { 'cc-bridge.instance': `${u}-b` }, publish: { hostPort: await freePort(), containerPort: 9000 }, start: false });
-    // Found by its image (docker.discovery.imagePatterns), no label: named after the container.
-    await make('gamma', { image: patterned, publish: { hostPort: await freePort(), containerPort: 8080 } });
-    // Not candidates: no label and another image; tend's own (a tend.app label) even with the label.
-    await make('plain');
-    await make('owned', { labels: { 'tend.app': u, 'tend.instance': 'owned', 'cc-bridge.instance': `${u}-o` } });
+    const containersReady = (async () => {
+      await busyboxImage(scratch('discover-image'), image);
+      await docker.getImage(image).tag({ repo: patterned.split(':')[0]!, tag: 'v2.3.4' });
+      await docker.createNetwork({ Name: network });
+      await Promise.all([
+        // Labelled, on a network of its own, publishing a port: the regular case.
+        make('alpha', { labels: { 'cc-bridge.instance': `${u}-a` }, network, publish: { hostPort: await freePort(), containerPort: 8080 } }),
+        // Labelled, created but never started.
+        make('beta', { labels: { 'cc-bridge.instance': `${u}-b` }, publish: { hostPort: await freePort(), containerPort: 9000 }, start: false }),
+        // Found by its image (docker.discovery.imagePatterns), no label: named after the container.
+        make('gamma', { image: patterned, publish: { hostPort: await freePort(), containerPort: 8080 } }),
+        // Not candidates: no label and another image; tend's own (a tend.app label) even with the label.
+        make('plain'),
+        make('owned', { labels: { 'tend.app': u, 'tend.instance': 'owned', 'cc-bridge.instance': `${u}-o` } }),
+      ]);
+    })();
+    await Promise.all([buildOnce(), containersReady]);
   }, 120_000);
 
   afterAll(async () => {

@@ -46,7 +46,7 @@ export async function busyboxImage(dir: string, name: string): Promise<string> {
   return name;
 }
 
-/** A container running `sleep` in `image`, created and started; returns its id. */
+/** A container running `sleep` (under sh, which exits on SIGTERM) in `image`, created and started; returns its id. */
 export async function sleeper(
   docker: Docker,
   image: string,
@@ -58,8 +58,8 @@ export async function sleeper(
   const c = await docker.createContainer({
     name: opts.name,
     Image: image,
-    Entrypoint: ['/bin/sleep'],
-    Cmd: ['300'],
+    // sh as PID 1 with a TERM trap: `docker stop` ends it at once instead of waiting for the kill.
+    Entrypoint: ['/bin/sh', '-c', 'trap "exit 0" TERM; sleep 300 & wait'],
     Labels: opts.labels ?? {},
     ...(port ? { ExposedPorts: { [port]: {} } } : {}),
     HostConfig: {
