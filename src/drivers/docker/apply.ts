@@ -83,7 +83,7 @@ async function removeContainer(docker: Docker, info: Docker.ContainerInspectInfo
 
 async function loadImage(action: Action, ctx: ApplyContext): Promise<void> {
   const release = ctx.release;
-  if (!release?.imageId) throw new Error(`load-image ${action.version ?? ''}: the release has no container image (source.image unset when it was built?)`);
+  if (!release?.imageId) throw new DockerActionError(`load-image ${action.version ?? ''}: the release has no container image (source.image unset when it was built?)`);
   await loadReleaseImage(
     { tar: join(release.dir, IMAGE_FILE), id: release.imageId, repo: ctx.config.app, tag: imageTag(action.version ?? release.version) },
     ctx.signal,
