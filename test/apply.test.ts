@@ -13,7 +13,7 @@ import { readHistory } from '../src/state/history.js';
 import { backendGate } from './helpers/backends.js';
 import { useScratch } from './helpers/scratch.js';
 import { freePort, httpGet, makeFixtureRepo } from './fixtures/app.js';
-import { harnesses } from './drivers/contract-backends.js';
+import { harnesses, quietYaml } from './drivers/contract-backends.js';
 
 const scratch = useScratch();
 
@@ -55,7 +55,7 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
         'source:', `  repo: ${fixture.repo}`, '  build: ./build.sh', '  artifacts: [bin/oubliette]',
         ...(image ? [`  image: ${image}`] : []),
         '  run:', '    artifact: bin/oubliette', '    args: [--port, "${port}"]',
-        h.configYaml(app),
+        quietYaml(h, app),
       ].join('\n'));
       cleanups.push(() => h.cleanup(app, loadConfig({ cwd: root, dir: root, env: {} }).config!));
     }, 60_000);

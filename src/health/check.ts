@@ -79,7 +79,9 @@ export function livenessOf(item: ObservedItem | undefined, baseline?: Pick<Obser
   if (baseline?.restarts !== undefined && item.restarts !== undefined && item.restarts > baseline.restarts) {
     return { alive: false, why: `process crashed and was restarted (${item.restarts - baseline.restarts} restart(s) during the health check)` };
   }
-  if (baseline?.startedAt && item.startedAt && item.startedAt !== baseline.startedAt) {
+  // Start times come to the second (launchd's comes from `ps` etime, which can wobble by one): a
+  // later start more than 1.5 s off is a restart; restart counters catch faster ones where they exist.
+  if (baseline?.startedAt && item.startedAt && Date.parse(item.startedAt) - Date.parse(baseline.startedAt) > 1500) {
     return { alive: false, why: `process restarted during the health check (started again at ${item.startedAt})` };
   }
   return { alive: true };

@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Action, DesiredState, InstanceSpec, Plan, TendConfig } from '../../src/model/types.js';
+import type { DesiredState, Plan, TendConfig } from '../../src/model/types.js';
 import { drivers } from '../../src/drivers/registry.js';
-import type { ApplyContext, Driver } from '../../src/drivers/types.js';
+import type { Driver } from '../../src/drivers/types.js';
+import { execute } from '../../src/executor/execute.js';
 import { observeAll } from '../../src/observe/index.js';
 import { plan as makePlan, type PlanOptions } from '../../src/planner/plan.js';
 import { buildRelease } from '../../src/release/build.js';
@@ -17,7 +18,7 @@ import { loadDesired } from '../../src/spec/desired.js';
 import { backendGate } from '../helpers/backends.js';
 import { useScratch } from '../helpers/scratch.js';
 import { freePort, httpGet, makeFixtureRepo, waitForHttp } from '../fixtures/app.js';
-import { harnesses, type Harness } from './contract-backends.js';
+import { harnesses, quietYaml, type Harness } from './contract-backends.js';
 
 const scratch = useScratch();
 
@@ -53,10 +54,12 @@ for (const h of harnesses) {
       return desired;
     };
 
+    let lastObservation: Awaited<ReturnType<typeof observeAll>> | undefined;
     const planNow = async (options: PlanOptions = {}): Promise<{ plan: Plan; desired: DesiredState }> => {
       const desired = load();
       const o = await observeAll(desired, paths);
       o.observed.host.platform = h.platform;
+      lastObservation = o;
       return { plan: makePlan(desired, o.observed, o.releases, o.instances, options), desired };
     };
 
@@ -66,57 +69,22 @@ for (const h of harnesses) {
       return obs.items.find((i) => i.owned && i.instance === 'web');
     };
 
-    /** Carries out a plan's actions in order, as the executor will: driver actions, plus write-config and verify-health. */
+    /** Carries out the plan just made with the real executor (which records status and history). */
     const apply = async (p: Plan, desired: DesiredState): Promise<string[]> => {
-      const done: string[] = [];
-      for (const action of p.actions) {
-        const entry = desired.entries.find((e) => e.name === action.instance);
-        const spec: InstanceSpec | undefined = entry?.status === 'valid' ? entry.spec : undefined;
-        await run(action, spec);
-        done.push(`${action.type}${action.runtime ? `@${action.runtime}` : ''}`);
-      }
-      await driver.flush?.({ config, paths });
-      return done;
+      const o = lastObservation!;
+      const report = await execute(p, { desired, paths, states: o.instances, releases: o.releases, updatedBy: 'contract@test' });
+      for (const r of report.instances) expect({ name: r.name, result: r.result, reason: r.reason }).toEqual({ name: r.name, result: 'ok', reason: undefined });
+      return report.instances.flatMap((r) => r.done.map((t) => `${t}@${h.runtime}`));
     };
-
-    const run = async (action: Action, spec: InstanceSpec | undefined): Promise<void> => {
-      switch (action.type) {
-        case 'build-release':
-          throw new Error(`unexpected build of ${action.version}: the release was built in beforeAll`);
-        case 'orphan':
-          return;
-        case 'write-config': {
-          const dir = join(paths.instances, action.instance!);
-          mkdirSync(dir, { recursive: true });
-          writeFileSync(join(dir, 'config.yaml'), `# config for ${action.instance}\n`);
-          return;
-        }
-        case 'verify-health': {
-          const r = await waitForHttp(`http://127.0.0.1:${spec!.port}/health`, 20_000);
-          expect(r.status).toBe(200);
-          return;
-        }
-        default: {
-          const version = action.version ?? spec?.version ?? 'v1.1.0';
-          const ctx: ApplyContext = {
-            config, paths,
-            ...(spec ? { spec } : {}),
-            release: { version, commit: commitOf[version]!, valid: true, dir: join(paths.releases, version), ...(imageId ? { imageId } : {}) },
-          };
-          await (await drivers[action.runtime ?? h.runtime]()).apply(action, ctx);
-        }
-      }
-    };
-    const commitOf: Record<string, string> = {};
-    let imageId: string | undefined;
 
     beforeAll(async () => {
       gate.check();
       root = scratch(`contract-${h.runtime}`);
+      await h.before?.(scratch(`contract-${h.runtime}-env`));
+      cleanups.push(() => h.after?.() ?? Promise.resolve());
       const image = h.runtime === 'docker' ? `${app}-img:build` : undefined;
       const fixture = await makeFixtureRepo(join(root, 'app'), image ? { image } : {});
       if (image) cleanups.push(() => h.removeImage?.(image) ?? Promise.resolve());
-      commitOf['v1.1.0'] = fixture.tags['v1.1.0']!;
       port = await freePort();
       mkdirSync(join(root, 'desired'));
       writeFileSync(join(root, 'tend.yaml'), [
@@ -124,12 +92,12 @@ for (const h of harnesses) {
         'source:', `  repo: ${fixture.repo}`, '  build: ./build.sh', '  artifacts: [bin/oubliette]',
         ...(image ? [`  image: ${image}`] : []),
         '  run:', '    artifact: bin/oubliette', '    args: [--port, "${port}", --config, "${configPath}"]',
-        h.configYaml(app),
+        quietYaml(h, app),
       ].join('\n'));
       load();
-      const built = await buildRelease({ paths, config, version: 'v1.1.0', commit: commitOf['v1.1.0'] });
-      imageId = built.manifest?.image?.id;
-      if (imageId) cleanups.push(() => h.removeImage?.(imageId!) ?? Promise.resolve());
+      const built = await buildRelease({ paths, config, version: 'v1.1.0', commit: fixture.tags['v1.1.0']! });
+      const imageId = built.manifest.image?.id;
+      if (imageId) cleanups.push(() => h.removeImage?.(imageId) ?? Promise.resolve());
       driver = await drivers[h.runtime]();
       lookalike = await h.lookalike(app, 'lookalike', config);
       cleanups.push(() => lookalike!.remove());
@@ -150,6 +118,7 @@ for (const h of harnesses) {
       const hash = plan.actions.find((a) => a.instance === 'web' && a.specHash)!.specHash;
       const done = await apply(plan, desired);
       expect(done).toContain(`start@${h.runtime}`);
+      expect(done).toContain(`verify-health@${h.runtime}`);
       expect(await observeWeb()).toMatchObject({ runtime: h.runtime, owned: true, state: 'running', version: 'v1.1.0', specHash: hash });
       expect((await httpGet(`http://127.0.0.1:${port}/env/GREETING`)).body).toBe('hello');
     });
@@ -157,13 +126,15 @@ for (const h of harnesses) {
     it('a second reconcile is a no-op: web unchanged, no actions but the orphan report', async () => {
       const { plan } = await planNow();
       expect(plan.instances.find((i) => i.name === 'web')).toMatchObject({ change: 'unchanged' });
-      expect(plan.actions.map((a) => a.type)).toEqual(['orphan']);
+      expect(plan.actions.map((a) => `${a.type} ${a.target ?? ''}`)).toEqual([`orphan ${h.lookalikeId?.(app, 'lookalike') ?? `${app}-lookalike`}`]);
     });
 
     it('an env change restarts it, and the running process reports the new value', async () => {
       desire({ port, env: { GREETING: 'changed value' } });
       const { plan, desired } = await planNow();
-      expect(plan.instances.find((i) => i.name === 'web')).toMatchObject({ change: 'reconfigure', disruption: 'restart' });
+      expect(plan.instances.find((i) => i.name === 'web')).toMatchObject({ change: 'reconfigure' });
+      // A process restart (systemd, tmux, launchd) or a new container from the same image (Docker).
+      expect(['restart', 'replace']).toContain(plan.instances.find((i) => i.name === 'web')!.disruption);
       await apply(plan, desired);
       expect((await httpGet(`http://127.0.0.1:${port}/env/GREETING`)).body).toBe('changed value');
       expect((await planNow()).plan.instances.find((i) => i.name === 'web')).toMatchObject({ change: 'unchanged' });
