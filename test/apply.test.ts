@@ -14,6 +14,7 @@ import { backendGate } from './helpers/backends.js';
 import { useScratch } from './helpers/scratch.js';
 import { freePort, httpGet, makeFixtureRepo } from './fixtures/app.js';
 import { harnesses, quietYaml } from './drivers/contract-backends.js';
+import { buildOnce, tend } from './helpers/cli.js';
 
 const scratch = useScratch();
 
@@ -44,6 +45,7 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
 
     beforeAll(async () => {
       gate.check();
+      await buildOnce();
       root = scratch(`apply-${h.runtime}`);
       const image = h.runtime === 'docker' ? `${app}-img:build` : undefined;
       const fixture = await makeFixtureRepo(join(root, 'app'), image ? { image } : {});
@@ -118,6 +120,37 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
       expect(status().held).toBeUndefined();
       expect(await version()).toBe('v1.1.0');
     }, 60_000);
+
+    it('tend rollback web --to v1.0.0: the desired file says v1.0.0 (comments kept), v1.0.0 runs, history says rollback', async () => {
+      const file = join(root, 'desired', 'web.yaml');
+      writeFileSync(file, `# the web instance\n${readFileSync(file, 'utf8')}`);
+      const r = await tend(['-C', root, 'rollback', 'web', '--to', 'v1.0.0']);
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+      expect(r.stdout).toContain('desired/web.yaml: version v1.1.0 -> v1.0.0');
+      expect(r.stdout).toContain('web: Ready (v1.0.0)');
+      expect(readFileSync(file, 'utf8')).toMatch(/^# the web instance\nversion: v1\.0\.0\n/);
+      expect(await version()).toBe('v1.0.0');
+      expect(history().at(-1)).toBe('v1.0.0 rollback healthy');
+      // Without --to: back to the last healthy version before the current one (v1.1.0).
+      const again = await tend(['-C', root, 'rollback', 'web']);
+      expect(again.code).toBe(0);
+      expect(await version()).toBe('v1.1.0');
+    }, 120_000);
+
+    if (h.runtime === 'tmux') {
+      it('tend retry web lifts the hold: v2.0.0 is tried again, fails again, is held again (exit 3)', async () => {
+        desire('v2.0.0');
+        expect((await run()).exitCode).toBe(3);
+        const lines = history().length;
+        const r = await tend(['-C', root, 'retry', 'web']);
+        expect(r.code).toBe(3);
+        expect(r.stdout).toContain('web: hold on v2.0.0 lifted');
+        expect(history().slice(lines)).toEqual(['v2.0.0 update failed', 'v1.1.0 auto-rollback healthy']);
+        expect(status()).toMatchObject({ phase: 'RolledBack', held: { version: 'v2.0.0' } });
+        desire('v1.1.0');
+        expect((await run()).exitCode).toBe(0);
+      }, 120_000);
+    }
 
     it('cleanup: removing the desired file with prune deletes it', async () => {
       // keep desired/ non-empty so the delete is allowed

@@ -2,8 +2,11 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerDiscover } from './discover.js';
+import { registerHistory } from './history.js';
 import { registerReconcile } from './reconcile.js';
 import { registerReleases } from './releases.js';
+import { registerRollback } from './rollback.js';
+import { registerStatus } from './status.js';
 import { registerValidate } from './validate.js';
 
 export function tendVersion(): string {
@@ -22,5 +25,8 @@ export function buildProgram(): Command {
   registerReconcile(program);
   registerReleases(program);
   registerDiscover(program);
+  registerRollback(program);
+  registerStatus(program);
+  registerHistory(program);
   return program;
 }

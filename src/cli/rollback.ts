@@ -1,0 +1,102 @@
+// `tend rollback <name> [--to V]` and `tend retry <name>`: edits of the desired file / the hold,
+// followed by a reconcile of that instance only.
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { reconcile } from '../executor/reconcile.js';
+import type { DesiredState, HistoryReason } from '../model/types.js';
+import { inGitRepo, setDesiredKey } from '../ops/desired-edit.js';
+import type { RootPaths } from '../spec/config.js';
+import { historyPath, readHistory } from '../state/history.js';
+import { withInstanceLock } from '../state/lock.js';
+import { readStatus, statusPath, updateStatus } from '../state/status.js';
+import { renderDiagnostics } from '../views/diagnostics.js';
+import { loadRoot, type GlobalOptions } from './load.js';
+
+interface Loaded {
+  desired: DesiredState;
+  paths: RootPaths;
+}
+
+function load(cmd: Command): Loaded | undefined {
+  const root = loadRoot(cmd.optsWithGlobals<GlobalOptions>(), 'plan');
+  if (!root.desired) {
+    process.stderr.write(renderDiagnostics(root.diagnostics));
+    return undefined;
+  }
+  return { desired: root.desired, paths: root.paths };
+}
+
+/** Loads the root again (the desired file just changed) and reconciles only `name`. */
+async function reconcileOne(cmd: Command, name: string, reason?: HistoryReason): Promise<number> {
+  const again = load(cmd);
+  if (!again) return 1;
+  const result = await reconcile(again.desired, again.paths, {
+    only: new Set([name]),
+    ...(reason ? { historyReason: { [name]: reason } } : {}),
+    log: (level, message) => process.stderr.write(`${level}: ${message}\n`),
+  });
+  const o = result.outcomes.find((x) => x.name === name);
+  const st = readStatus(statusPath(again.paths.instances, name)).status;
+  process.stdout.write(`${name}: ${st?.phase ?? o?.result ?? 'unchanged'}${st?.observedVersion ? ` (${st.observedVersion})` : ''}${st?.message ? `: ${st.message}` : ''}\n`);
+  return result.exitCode;
+}
+
+export function registerRollback(program: Command): void {
+  program
+    .command('rollback <name>')
+    .description('write an earlier version into desired/<name>.yaml (default: the last healthy one before the current) and reconcile that instance')
+    .option('--to <version>', 'the version to go back to (a git tag)')
+    .option('--no-apply', 'only edit the desired file')
+    .addHelpText('after', '\nExit codes: 0 done, 1 errors (unknown instance, no earlier healthy version, a failed apply), 3 the version failed its health check and was held.')
+    .action(async (name: string, opts: { to?: string; apply: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      if (!loaded) return void (process.exitCode = 1);
+      const entry = loaded.desired.entries.find((e) => e.name === name);
+      if (!entry) {
+        process.stderr.write(`error: no instance ${name} in ${loaded.desired.desiredDir}/\n`);
+        return void (process.exitCode = 1);
+      }
+      const current = entry.status === 'valid' ? entry.spec.version : undefined;
+      let target = opts.to;
+      if (!target) {
+        const history = readHistory(historyPath(loaded.paths.instances, name));
+        const running = readStatus(statusPath(loaded.paths.instances, name)).status?.observedVersion;
+        const healthy = history.filter((h) => h.outcome === 'healthy' && h.version !== current && h.version !== running);
+        target = healthy.at(-1)?.version;
+        if (!target) {
+          process.stderr.write(`error: ${name} has no healthy version in its history other than ${current ?? 'the current one'}; use --to <version>\n`);
+          return void (process.exitCode = 1);
+        }
+      }
+      const file = join(loaded.paths.root, entry.file);
+      setDesiredKey(file, 'version', target);
+      process.stdout.write(`${entry.file}: version ${current ?? '?'} -> ${target}\n`);
+      if (inGitRepo(loaded.paths.desired)) process.stdout.write(`${entry.file} is in a git repository: commit the change so it stays the source of truth\n`);
+      if (!opts.apply) return;
+      process.exitCode = await reconcileOne(cmd, name, 'rollback');
+    });
+
+  program
+    .command('retry <name>')
+    .description('lift the hold on a version that failed its health check and reconcile that instance (it is tried again)')
+    .option('--no-apply', 'only lift the hold')
+    .addHelpText('after', '\nExit codes: 0 done, 1 errors, 3 it failed its health check again and is held.')
+    .action(async (name: string, opts: { apply: boolean }, cmd: Command) => {
+      const loaded = load(cmd);
+      if (!loaded) return void (process.exitCode = 1);
+      if (!loaded.desired.entries.some((e) => e.name === name)) {
+        process.stderr.write(`error: no instance ${name} in ${loaded.desired.desiredDir}/\n`);
+        return void (process.exitCode = 1);
+      }
+      const file = statusPath(loaded.paths.instances, name);
+      const held = readStatus(file).status?.held;
+      if (held) {
+        await withInstanceLock(loaded.paths, name, () => updateStatus(file, { held: undefined, phase: 'Progressing', message: `retry of ${held.version} requested` }));
+        process.stdout.write(`${name}: hold on ${held.version} lifted\n`);
+      } else {
+        process.stdout.write(`${name}: nothing is held\n`);
+      }
+      if (!opts.apply) return;
+      process.exitCode = await reconcileOne(cmd, name);
+    });
+}
