@@ -150,6 +150,45 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
         desire('v1.1.0');
         expect((await run()).exitCode).toBe(0);
       }, 120_000);
+
+      it('a first start that never turns healthy: Health check timeout, stopped, Failed, held (exit 3)', async () => {
+        const badPort = await freePort();
+        const file = join(root, 'desired', 'bad.yaml');
+        writeFileSync(file, `version: v2.0.0\nruntime: tmux\nport: ${badPort}\nhealth:\n  timeout: 2s\n  interval: 250ms\n`);
+        try {
+          const r = await run();
+          expect(r.exitCode).toBe(3);
+          expect(r.held).toContain('bad');
+          expect(r.plans[1]!.instances.find((i) => i.name === 'bad')).toMatchObject({ change: 'stop' });
+          const st = JSON.parse(readFileSync(join(paths.instances, 'bad', 'status.json'), 'utf8')) as StatusFile;
+          expect(st).toMatchObject({ phase: 'Failed', held: { version: 'v2.0.0' } });
+          expect(st.message).toMatch(/^Health check timeout after 2s: HTTP 500/);
+          await expect(httpGet(`http://127.0.0.1:${badPort}/health`, 500)).rejects.toThrow();
+          const again = await run();
+          expect(again.plans[0]!.instances.find((i) => i.name === 'bad')).toMatchObject({ change: 'held' });
+        } finally {
+          rmSync(file);
+        }
+      }, 120_000);
+
+      it('work in flight is cancellable: aborting during the health wait ends the reconcile at once', async () => {
+        desire('v2.0.0');
+        const loaded = loadConfig({ cwd: root, dir: root, env: {} });
+        const desired = loadDesired({ root, desiredDir: loaded.paths.desired, config: loaded.config!, platform: process.platform, launchdWarn: false });
+        const controller = new AbortController();
+        const historyBefore = history().length;
+        const pending = reconcile(desired, loaded.paths, { updatedBy: 'test@host', force: true, signal: controller.signal });
+        // Abort once v2.0.0 runs and its health check is being waited for.
+        for (let i = 0; i < 100 && !(await httpGet(`http://127.0.0.1:${port}/version`).then((x) => x.body.trim() === 'v2.0.0', () => false)); i++) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        controller.abort(new Error('desired file changed'));
+        await expect(pending).rejects.toThrow();
+        expect(history()).toHaveLength(historyBefore); // nothing recorded for the abandoned attempt
+        desire('v1.1.0');
+        expect((await run()).exitCode).toBe(0);
+        expect(await version()).toBe('v1.1.0');
+      }, 120_000);
     }
 
     it('cleanup: removing the desired file with prune deletes it', async () => {
@@ -158,7 +197,7 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
       rmSync(join(root, 'desired', 'web.yaml'));
       const loaded = loadConfig({ cwd: root, dir: root, env: {} });
       const desired = loadDesired({ root, desiredDir: loaded.paths.desired, config: loaded.config!, platform: process.platform, launchdWarn: false });
-      const r = await reconcile(desired, loaded.paths, { prune: true, updatedBy: 'test@host' });
+      const r = await reconcile(desired, loaded.paths, { prune: true, force: true, updatedBy: 'test@host' });
       expect(r.outcomes.find((o) => o.name === 'web')).toMatchObject({ change: 'delete', result: 'ok' });
       await expect(httpGet(`http://127.0.0.1:${port}/health`, 500)).rejects.toThrow();
     }, 60_000);
