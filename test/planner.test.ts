@@ -875,8 +875,48 @@ const rows: Row[] = [
       const entry = validEntry('web');
       return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, undefined, { state: 'failed' })]) });
     },
-    instances: [{ name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'], reason: 'oubliette-web.service is failed' }],
+    instances: [{ name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'], reason: 'oubliette-web.service died (failed)' }],
     summary: { change: 1 },
+    check: (p) => expect(p.actions[0]).toMatchObject({ type: 'start', crash: { specHash: expect.any(String) } }),
+  },
+  {
+    name: 'a process that died again after 2 recorded restarts: restart with backoff (notBefore = last restart + 2s), exit status named',
+    input: () => {
+      const entry = validEntry('web');
+      const st0 = deployedState('web', entry, C1, '');
+      const h = hashOf(entry, C1, st0);
+      const st = deployedState('web', entry, C1, '', {});
+      st.crashes = [{ at: '2024-05-02T10:00:00.000Z', specHash: h, exitStatus: 1 }, { at: '2024-05-02T10:00:05.000Z', specHash: h, exitStatus: 1 }];
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { state: 'failed', exitStatus: 3 })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'], reason: 'oubliette-web.service died (exit status 3)' }],
+    summary: { change: 1 },
+    check: (p) => expect(p.actions[0]).toMatchObject({ notBefore: '2024-05-02T10:00:07.000Z', reason: expect.stringContaining('backoff 2s') }),
+  },
+  {
+    name: 'a crash loop (5 exits of one spec within 60s): Degraded, held, no restart until the file changes',
+    input: () => {
+      const entry = validEntry('web');
+      const h = hashOf(entry, C1, deployedState('web', entry, C1, ''));
+      const st = deployedState('web', entry, C1, '');
+      st.crashes = [0, 10, 20, 30].map((s) => ({ at: new Date(Date.parse('2024-05-02T10:00:00Z') + s * 1000).toISOString(), specHash: h, exitStatus: 1 }));
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { state: 'failed', exitSignal: 'SIGSEGV' })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'held', disruption: 'none', actions: [], phase: 'Degraded', reason: 'crash loop: 5 exits within 60s (last: killed by SIGSEGV)' }],
+    actions: [],
+    summary: { held: 1 },
+  },
+  {
+    name: 'the same crashes recorded for another spec (the file changed since): restarted at once',
+    input: () => {
+      const entry = validEntry('web');
+      const st = deployedState('web', entry, C1, '');
+      st.crashes = [0, 10, 20, 30].map((s) => ({ at: new Date(Date.parse('2024-05-02T10:00:00Z') + s * 1000).toISOString(), specHash: 'e'.repeat(64), exitStatus: 1 }));
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { state: 'failed', exitStatus: 1 })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'] }],
+    summary: { change: 1 },
+    check: (p) => expect(p.actions[0]!.notBefore).toBeUndefined(),
   },
   {
     name: 'state: running and the up-to-date unit is stopped: start',
@@ -1224,7 +1264,7 @@ describe('planner determinism and purity', () => {
     expect(b).toEqual(a);
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
     expect(a.instances.map((x) => `${x.name}:${x.change}`)).toEqual([
-      'api:start', 'bad:invalid', 'job:reconfigure', 'new:create', 'web:update', 'gone:delete', 'old:delete', 'x:orphan', 'y:orphan',
+      'api:create', 'bad:invalid', 'job:reconfigure', 'new:create', 'web:update', 'gone:delete', 'old:delete', 'x:orphan', 'y:orphan',
     ]);
     expect(a.actions.filter((x) => x.type === 'build-release').map((x) => x.id)).toEqual(['build/v1.3.0']);
   });

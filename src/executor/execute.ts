@@ -77,6 +77,24 @@ function now(): string {
 
 class HealthFailure extends Error {}
 
+/** Waits until `at` (epoch ms), at most 5 minutes; an abort ends the wait with the signal's reason. */
+function sleepUntil(at: number, signal?: AbortSignal): Promise<void> {
+  const ms = Math.min(300_000, at - Date.now());
+  if (!(ms > 0)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
+    };
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecuteReport> {
   const config = opts.desired.config;
   const log: Log = opts.log ?? (() => undefined);
@@ -193,6 +211,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       for (const action of chain) {
         for (const dep of action.dependsOn) if (byId.get(dep)?.type === 'build-release') await build(dep);
         opts.signal?.throwIfAborted();
+        if (action.notBefore) await sleepUntil(Date.parse(action.notBefore), opts.signal);
+        if (action.crash && declared) {
+          const crashes = [...(readStatus(file).status?.crashes ?? []), { at: now(), ...action.crash }].slice(-10);
+          updateStatus(file, { crashes, message: action.reason });
+        }
         try {
           await runAction(action);
         } catch (err) {
@@ -303,7 +326,15 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
   // Up to date while status.json still names a hold or another phase (the file was edited back to a
   // healthy spec, or the work was done by a run that crashed before recording): record it Ready.
   for (const ip of plan.instances) {
-    if (ip.change !== 'unchanged' || (opts.only && !opts.only.has(ip.name))) continue;
+    if (opts.only && !opts.only.has(ip.name)) continue;
+    if (ip.change === 'held' && ip.phase === 'Degraded' && opts.states[ip.name]?.phase !== 'Degraded') {
+      // A crash loop the planner stopped restarting: say so where status is read.
+      log('error', `${ip.name}: ${ip.reason}`, { instance: ip.name });
+      await withInstanceLock(paths, ip.name, () => updateStatus(statusPath(paths.instances, ip.name), { phase: 'Degraded', message: ip.reason }),
+        { ...(opts.signal ? { signal: opts.signal } : {}) });
+      continue;
+    }
+    if (ip.change !== 'unchanged') continue;
     const state = opts.states[ip.name];
     const entry = opts.desired.entries.find((e) => e.name === ip.name);
     if (!state || entry?.status !== 'valid' || !state.applied) continue;

@@ -246,6 +246,16 @@ export interface StatusFile {
   applied?: AppliedSpec;
   /** Counts recorded applies; names history entries so a re-run after a crash never writes one twice. */
   generation?: number;
+  /** The last exits of the process that tend restarted (newest last, at most 10): backoff and crash loops. */
+  crashes?: Crash[];
+}
+
+/** A process exit tend found and restarted from. */
+export interface Crash {
+  at: string;
+  specHash: string;
+  exitStatus?: number;
+  exitSignal?: string;
 }
 
 export interface InstanceState {
@@ -254,6 +264,7 @@ export interface InstanceState {
   held?: Hold;
   applied?: AppliedSpec;
   restartRequestedAt?: string;
+  crashes?: Crash[];
   /** Names present in `instances/<name>/.env` and a digest of their values; never the values. */
   env: { file: string; keys: string[]; digest: string };
 }
@@ -297,6 +308,10 @@ export interface Action {
   change?: Change;
   /** `applied`: the action puts back the last healthy spec on record (status.json), not the desired file's. */
   from?: 'applied';
+  /** Restart backoff: the executor starts the action no earlier than this (ISO time). */
+  notBefore?: string;
+  /** The exit this start recovers from; the executor records it (with the time) in status.json `crashes`. */
+  crash?: Omit<Crash, 'at'>;
   reason: string;
   disruption: Disruption;
   dependsOn: string[];

@@ -60,6 +60,7 @@ export function readInstanceState(root: string, instancesDir: string, name: stri
     ...(status?.phase ? { phase: status.phase } : {}),
     ...(status?.held ? { held: status.held } : {}),
     ...(status?.applied ? { applied: status.applied } : {}),
+    ...(status?.crashes ? { crashes: status.crashes } : {}),
     ...(requests?.restartRequestedAt ? { restartRequestedAt: requests.restartRequestedAt } : {}),
     env: { file: rel.startsWith('..') ? envPath : rel.split(sep).join('/'), keys: [...env.keys()].sort(), digest: envDigest(env) },
   };

@@ -12,6 +12,8 @@ export interface StepInput {
   disruption?: Disruption;
   dependsOn?: string[];
   from?: 'applied';
+  notBefore?: string;
+  crash?: Omit<import('../model/types.js').Crash, 'at'>;
 }
 
 export class ActionBuilder {

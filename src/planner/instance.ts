@@ -26,6 +26,9 @@ export interface InstanceContext {
   rollback?: { held: Hold; release: ReleaseDecision & { kind: 'ok' } };
 }
 
+/** A crash loop: this many exits of one spec within the window; restarts back off up to the cap. */
+export const CRASH_LOOP = { exits: 5, windowMs: 60_000, maxBackoffMs: 30_000 } as const;
+
 const MATERIALIZE = { systemd: 'write-unit', launchd: 'write-unit', docker: 'create-container', tmux: 'create-session' } as const;
 
 export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
@@ -131,8 +134,33 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
       if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
       return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'stopped, as desired' };
     }
+    const applied = ctx.state?.applied;
+    // Made from the desired spec but never seen healthy (first sight, or a crash before the health check):
+    // still part of that create/update, so its history line is recorded as such when it turns healthy.
+    const unverified: Change | undefined = applied?.specHash === hash || ctx.rollback ? undefined
+      : !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
     if (current.state !== 'running') {
-      return plan('start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
+      if (current.state !== 'failed' || unverified || ctx.rollback) {
+        return plan(unverified ?? 'start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
+      }
+      // It died: restart with backoff, unless it keeps dying (a crash loop waits for a file change).
+      const crashes = (ctx.state?.crashes ?? []).filter((c) => c.specHash === hash);
+      const exit = current.exitSignal ? `killed by ${current.exitSignal}` : current.exitStatus !== undefined ? `exit status ${current.exitStatus}` : 'failed';
+      const recent = crashes.slice(-(CRASH_LOOP.exits - 1));
+      if (recent.length === CRASH_LOOP.exits - 1 && Date.parse(recent.at(-1)!.at) - Date.parse(recent[0]!.at) <= CRASH_LOOP.windowMs) {
+        return {
+          ...base, change: 'held', version: release.tag, disruption: 'none', phase: 'Degraded',
+          reason: `crash loop: ${CRASH_LOOP.exits} exits within ${CRASH_LOOP.windowMs / 1000}s (last: ${exit}); not restarted until desired/${name}.yaml changes`,
+        };
+      }
+      const last = crashes.at(-1);
+      const streak = last ? crashes.filter((c) => Date.parse(last.at) - Date.parse(c.at) <= CRASH_LOOP.windowMs).length : 0;
+      const delayMs = last ? Math.min(CRASH_LOOP.maxBackoffMs, 1000 * 2 ** (streak - 1)) : 0;
+      const crash = { specHash: hash, ...(current.exitStatus !== undefined ? { exitStatus: current.exitStatus } : {}), ...(current.exitSignal ? { exitSignal: current.exitSignal } : {}) };
+      const steps = startSteps.map((s) => (s.type === 'start'
+        ? { ...s, crash, ...(last ? { notBefore: new Date(Date.parse(last.at) + delayMs).toISOString() } : {}), reason: `restart ${target} (${exit})${last ? `, backoff ${delayMs / 1000}s` : ''}` }
+        : s));
+      return plan('start', 'none', `${target} died (${exit})`, [...steps, ...removeOthers]);
     }
     const requested = ctx.state?.restartRequestedAt;
     if (requested && (!current.startedAt || requested > current.startedAt)) {
@@ -143,11 +171,8 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
       ]);
     }
     if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
-    const applied = ctx.state?.applied;
-    if (applied?.specHash !== hash && !ctx.rollback) {
-      // Running the desired spec, but never seen healthy (first sight, or a crash before the health check).
-      const change: Change = !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
-      return plan(change, 'none', 'running the desired spec, not yet verified healthy', [
+    if (unverified) {
+      return plan(unverified, 'none', 'running the desired spec, not yet verified healthy', [
         { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
       ]);
     }
