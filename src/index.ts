@@ -16,3 +16,4 @@ export { createDockerDriver, dockerDriver, type DockerDriverOptions } from './dr
 export { discover, adopt, cleanupStopped, readAdoptionRecords, type Discovery, type FoundContainer, type AdoptResult, type AdoptionRecord } from './discover/index.js';
 export { waitHealthy, healthTarget, livenessOf, isAbortError, type HealthResult, type HealthTarget, type Liveness, type WaitHealthyOptions } from './health/index.js';
 export { appendHistory, readHistoryFile, lastHealthy, readStatus, writeStatus, updateStatus, withInstanceLock, instanceLockOwner, type InstanceLockOptions } from './state/index.js';
+export { status, statusDetail, parsePrometheusText, readAppMetrics, type InstanceStatus, type InstanceDetail, type StatusOptions, type DetailOptions, type AppMetrics } from './status/index.js';
