@@ -100,7 +100,7 @@ describe('tend status / tend history on hand-written state', () => {
     desire('bad', ['version: v1.0.0', 'runtime: tmux', 'port: 99999']);
     const health = { healthy: true, at: iso(30) };
     writeStatus('web', { phase: 'Ready', desiredVersion: 'v1.1.0', observedVersion: 'v1.1.0', port: metrics.port, health, since: iso(600) });
-    writeStatus('api', { phase: 'Ready', observedVersion: 'v1.0.0', since: iso(600) });
+    writeStatus('api', { phase: 'Ready', observedVersion: 'v1.0.0', since: iso(600), crashes: [{ at: iso(20), specHash: 'b'.repeat(64), exitStatus: 3 }] });
     writeStatus('held', {
       phase: 'RolledBack', observedVersion: 'v1.1.0', since: iso(60), health,
       message: 'Update failed, rolled back to v1.1.0 (v2.0.0: Health check timeout after 4s: HTTP 500)',
@@ -187,7 +187,10 @@ describe('tend status / tend history on hand-written state', () => {
     expect(held.instance).toMatchObject({ phase: 'RolledBack', held: { version: 'v2.0.0', specHash: 'a'.repeat(64) }, lock: null, metrics: null, history: [], historyCount: 0 });
     const text = heldText.stdout;
     expect(text).toMatch(/^held: +v2\.0\.0 \(spec aaaaaaaaaaaa\) at .*: Health check timeout after 4s: HTTP 500$/m);
-    expect(text).not.toMatch(/^(projects|sessions|lock):/m);
+    expect(text).not.toMatch(/^(projects|sessions|lock|crashes):/m);
+    const api = await run(['status', 'api', '--observed', snapshot]);
+    expect(api.stdout).toMatch(/^phase: +Degraded \(since .*\)$/m);
+    expect(api.stdout).toMatch(/^crashes: +1 recorded, last at .*: exited with status 3$/m);
   });
 
   it('readAppMetrics: configured names (summed), nothing listening, a 404', async () => {

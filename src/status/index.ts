@@ -1,14 +1,14 @@
 // `tend status` as an API: one row per instance, and the detail of one (history, lock holder, app metrics).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DesiredState, HistoryEntry, Observed } from '../model/types.js';
+import type { Crash, DesiredState, HistoryEntry, Observed } from '../model/types.js';
 import { observeRuntimes } from '../observe/index.js';
 import type { RootPaths } from '../spec/config.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
 import { instanceLockOwner, type LockOwner } from '../state/lock.js';
 import { STATUS_FILE } from '../state/status.js';
 import { metricsUrl, readAppMetrics, type AppMetrics } from './metrics.js';
-import { statusRows, type InstanceStatus } from './rows.js';
+import { readStatusOf, statusRows, type InstanceStatus } from './rows.js';
 
 export { statusRow, statusRows, exitText, type InstanceStatus, type RowInput } from './rows.js';
 export {
@@ -38,6 +38,8 @@ export interface InstanceDetail extends InstanceStatus {
   historyCount: number;
   /** History lines that were skipped (torn, not JSON). */
   historyProblems: string[];
+  /** Process exits tend restarted from (status.json `crashes`, newest last). */
+  crashes: Crash[];
   /** The live process holding the instance lock (a reconcile or the agent acting on it). */
   lock?: LockOwner;
   /** From the app's Prometheus /metrics, when it answered. */
@@ -81,6 +83,7 @@ export async function statusDetail(desired: DesiredState, paths: RootPaths, name
     history: limit > 0 ? hist.entries.slice(-limit) : [],
     historyCount: hist.entries.length,
     historyProblems: hist.problems,
+    crashes: readStatusOf(paths.instances, name).status?.crashes ?? [],
     ...(lock ? { lock } : {}),
     ...(metrics ? { metrics } : {}),
   };

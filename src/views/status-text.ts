@@ -1,7 +1,7 @@
 // Renderings of `tend status` and `tend history`: aligned text tables and JSON with stable keys (null when unknown).
 import type { HistoryEntry } from '../model/types.js';
 import type { InstanceDetail } from '../status/index.js';
-import type { InstanceStatus } from '../status/rows.js';
+import { exitText, type InstanceStatus } from '../status/rows.js';
 
 /** Aligned columns, two spaces apart; the last column is not padded. */
 export function table(rows: readonly (readonly string[])[]): string {
@@ -80,6 +80,8 @@ export function renderStatusDetail(d: InstanceDetail, now: Date): string {
     ['message', d.message ?? '-'],
     ['held', d.held ? `${d.held.version} (spec ${d.held.specHash.slice(0, 12)}) at ${d.held.at}: ${d.held.reason}` : 'no'],
   ];
+  const crash = d.crashes.at(-1);
+  if (crash) lines.push(['crashes', `${d.crashes.length} recorded, last at ${crash.at}${exitText(crash) ? `: ${exitText(crash)}` : ''}`]);
   if (d.lock) lines.push(['lock', `held by pid ${d.lock.pid} on ${d.lock.hostname}${d.lock.purpose ? ` (${d.lock.purpose})` : ''} since ${d.lock.startedAt}`]);
   if (d.metrics?.projects !== undefined) lines.push(['projects', String(d.metrics.projects)]);
   if (d.metrics?.sessions !== undefined) lines.push(['sessions', String(d.metrics.sessions)]);
@@ -130,6 +132,7 @@ export function detailJson(d: InstanceDetail) {
     history: d.history.map(historyEntryJson),
     historyCount: d.historyCount,
     historyProblems: d.historyProblems,
+    crashes: d.crashes.map((c) => ({ at: c.at, specHash: c.specHash, exitStatus: c.exitStatus ?? null, exitSignal: c.exitSignal ?? null })),
     lock: d.lock ? { pid: d.lock.pid, hostname: d.lock.hostname, startedAt: d.lock.startedAt, purpose: d.lock.purpose ?? null } : null,
     metrics: d.metrics ? { url: d.metrics.url, projects: d.metrics.projects ?? null, sessions: d.metrics.sessions ?? null } : null,
   };
