@@ -15,8 +15,11 @@ import { useScratch } from './helpers/scratch.js';
 import { freePort, httpGet, makeFixtureRepo } from './fixtures/app.js';
 import { harnesses, quietYaml } from './drivers/contract-backends.js';
 import { buildOnce, tend } from './helpers/cli.js';
+import { execa } from 'execa';
 
 const scratch = useScratch();
+/** The tmux socket of the tmux harness (tend.yaml `tmux.socket`). */
+const socketOf = () => /socket: (\S+)/.exec(harnesses.find((x) => x.runtime === 'tmux')!.configYaml('x'))![1]!;
 
 for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
   const gate = await backendGate(h.gate);
@@ -150,6 +153,19 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
         desire('v1.1.0');
         expect((await run()).exitCode).toBe(0);
       }, 120_000);
+
+      it('a dead tmux pane is restarted by the next reconcile and its exit recorded (status.json crashes)', async () => {
+        const victim = Number((await execa('tmux', ['-L', socketOf(), 'list-panes', '-t', `=${app}-web:`, '-F', '#{pane_pid}'])).stdout.trim());
+        expect(victim).toBeGreaterThan(1);
+        process.kill(victim, 'SIGKILL');
+        await expect.poll(async () => httpGet(`http://127.0.0.1:${port}/health`, 300).then(() => 'up', () => 'down'), { timeout: 5_000 }).toBe('down');
+        const r = await run();
+        expect(r.exitCode).toBe(0);
+        expect(webPlan(r)).toMatchObject({ change: 'start' });
+        expect(webPlan(r)!.reason).toMatch(/died \(killed by SIGKILL\)/);
+        expect(await version()).toBe('v1.1.0');
+        expect(status()).toMatchObject({ phase: 'Ready', crashes: [expect.objectContaining({ exitSignal: 'SIGKILL' })] });
+      }, 60_000);
 
       it('a first start that never turns healthy: Health check timeout, stopped, Failed, held (exit 3)', async () => {
         const badPort = await freePort();
