@@ -83,6 +83,8 @@ export interface ItemOptions {
   startedAt?: string;
   imageId?: string;
   id?: string;
+  exitStatus?: number;
+  exitSignal?: string;
 }
 
 /** One unit / container / session, named as tend names it (`oubliette-web.service`, ...). */
