@@ -7,7 +7,7 @@ import { observeAll } from '../observe/index.js';
 import { plan as makePlan } from '../planner/plan.js';
 import type { RootPaths } from '../spec/config.js';
 import { execute, type InstanceOutcome, type Log } from './execute.js';
-import type { FaultSwitch } from './faults.js';
+import { faultSwitch, type FaultSwitch } from './faults.js';
 
 export interface ReconcileOptions {
   prune?: boolean;
@@ -48,7 +48,9 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
   const common = {
     desired, paths, updatedBy: opts.updatedBy ?? defaultUpdatedBy(),
     ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.log ? { log: opts.log } : {}),
-    ...(opts.historyReason ? { historyReason: opts.historyReason } : {}), ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.historyReason ? { historyReason: opts.historyReason } : {}),
+    // One switch for both rounds: crash-after:<id>:<n> counts the follow-up's actions after the first round's.
+    faults: opts.faults ?? faultSwitch(),
   };
   const o1 = await observeAll(desired, paths);
   const p1 = makePlan(desired, o1.observed, o1.releases, o1.instances, planOpts);
@@ -70,7 +72,9 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
   const inScope = (ip: InstancePlan) => !opts.only || opts.only.has(ip.name);
   const held = [...new Set([
     ...finalPlan.instances.filter((ip) => inScope(ip) && ip.change === 'held').map((ip) => ip.name),
-    ...outcomes.filter((o) => again.has(o.name) && o.result === 'ok').map((o) => o.name),
+    // Rolled back (or stopped) in the follow-up, or a rollback planned up front: the hold was recorded by an
+    // earlier run that did not finish it (killed mid-rollback).
+    ...outcomes.filter((o) => o.result === 'ok' && (again.has(o.name) || o.change === 'rollback')).map((o) => o.name),
   ])].sort();
   // Still unhealthy after the follow-up: a rollback that failed too.
   const failed = outcomes.some((o) => o.result !== 'ok')

@@ -137,8 +137,9 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     const applied = ctx.state?.applied;
     // Made from the desired spec but never seen healthy (first sight, or a crash before the health check):
     // still part of that create/update, so its history line is recorded as such when it turns healthy.
-    const unverified: Change | undefined = applied?.specHash === hash || ctx.rollback ? undefined
-      : !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
+    // A rollback still `Progressing` was cut short (the run crashed) before it was recorded RolledBack.
+    const unverified: Change | undefined = ctx.rollback ? (ctx.state?.phase === 'Progressing' ? 'rollback' : undefined)
+      : applied?.specHash === hash ? undefined : !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
     if (current.state !== 'running') {
       if (current.state !== 'failed' || unverified || ctx.rollback) {
         return plan(unverified ?? 'start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
