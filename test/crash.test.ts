@@ -8,7 +8,7 @@
 // check) with its rollback on systemd (TEND_CRASH_ROLLBACK=all walks it on tmux and Docker too; each takes
 // about a minute). Every walk has a root of its own with a unique app name, and the walks run side by side.
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,8 +57,6 @@ for (const [runtime, walk] of WALKS) {
     let paths: RootPaths;
     let config: TendConfig;
     let port: number;
-    /** Docker: a busybox of this walk's own (random bytes appended), so its images are its own and can be removed by id. */
-    let busybox: string | undefined;
     /** The history every check expects, as `version reason outcome` lines. */
     const expected: string[] = [];
     const cleanups: (() => Promise<void>)[] = [];
@@ -71,7 +69,7 @@ for (const [runtime, walk] of WALKS) {
 
     const tend = async (args: string[], fault?: string): Promise<Run> => {
       const r = await execa('node', [CLI, '-C', root, ...args], {
-        reject: false, cwd: REPO, stdin: 'ignore', env: { TEND_FAULT: fault ?? '', ...(busybox ? { BUSYBOX: busybox } : {}) }, timeout: 60_000,
+        reject: false, cwd: REPO, stdin: 'ignore', env: { TEND_FAULT: fault ?? '' }, timeout: 60_000,
       });
       return { code: r.exitCode, signal: r.signal, stdout: String(r.stdout), stderr: String(r.stderr) };
     };
@@ -163,7 +161,7 @@ for (const [runtime, walk] of WALKS) {
       if (type === 'build-release') {
         rmSync(release, { recursive: true, force: true });
       } else {
-        // Only this walk's images are made from its busybox, so no one else uses this one.
+        // build.sh labels the image with its name (unique to this walk), so no other test shares this image id.
         const manifest = JSON.parse(readFileSync(join(release, 'manifest.json'), 'utf8')) as { image?: { id?: string } };
         await engine().getImage(manifest.image!.id!).remove({ force: true });
       }
@@ -182,13 +180,7 @@ for (const [runtime, walk] of WALKS) {
       root = scratch(`crash-${h.runtime}`);
       const image = h.runtime === 'docker' ? `${app}-img:build` : undefined;
       const [fixture] = await Promise.all([makeFixtureRepo(join(root, 'app'), image ? { image } : {}), buildOnce()]);
-      if (image) {
-        cleanups.push(() => removeImages(engine(), [image]));
-        busybox = join(root, 'busybox');
-        copyFileSync('/bin/busybox', busybox);
-        appendFileSync(busybox, randomBytes(32));
-        chmodSync(busybox, 0o755);
-      }
+      if (image) cleanups.push(() => removeImages(engine(), [image]));
       port = await freePort();
       mkdirSync(join(root, 'desired'));
       writeFileSync(join(root, 'tend.yaml'), [
