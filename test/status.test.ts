@@ -285,6 +285,6 @@ describe.skipIf(tmuxGate.skip)('tend status on a live tmux instance', () => {
       if (/Degraded/.test(text)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    expect(text).toMatch(/^web +tmux +v1\.0\.0 +Degraded .* - +process (killed by SIGKILL|exited with status \d+) \(sl\w+-web\)$/m);
+    expect(text).toMatch(/^web +tmux +v1\.0\.0 +Degraded .* - +process (killed by SIGKILL|exited with status \d+|failed) \(sl\w+-web\)$/m);
   }, 60_000);
 });

@@ -70,13 +70,16 @@ async function createSession(action: Action, ctx: ApplyContext, t: StopTimings):
   }
   if (existing) {
     await terminate(run, existing, t);
-    await tmuxOrThrow([['kill-session', '-t', sessionTarget(s)]], run);
+    await tmuxOrThrow([['set-option', '-s', 'exit-empty', 'off'], ['kill-session', '-t', sessionTarget(s)]], run);
   }
   mkdirSync(join(launch.cwd, 'logs'), { recursive: true });
   // One tmux call: remain-on-exit is set before the server handles the placeholder's exit.
   await tmuxOrThrow([
     ['new-session', '-d', '-s', s, '-c', formatLiteral(launch.cwd), '-x', '200', '-y', '50',
       ...envArgs, '--', ...PLACEHOLDER],
+    // Keep tend's server up when its last session goes: otherwise replacing the only session
+    // (kill-session, then new-session) races the server's exit ("server exited unexpectedly").
+    ['set-option', '-s', 'exit-empty', 'off'],
     ['set-option', '-t', paneTarget(s), 'remain-on-exit', 'on'],
     ['set-option', '-t', paneTarget(s), MARK.stopped, '1'],
     ['set-option', '-t', paneTarget(s), MARK.launch, launch.digest],
