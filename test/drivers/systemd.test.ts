@@ -122,6 +122,11 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
     writeFileSync(join(paths.instances, 'web', '.env'), 'SECRET_TOKEN=hunter2-value\n', { mode: 0o600 });
   });
 
+  it('does not carry out write-config or verify-health, and says so', async () => {
+    await expect(apply('write-config')).rejects.toThrow(/the systemd driver does not carry out write-config/);
+    await expect(apply('verify-health')).rejects.toThrow(/does not carry out verify-health/);
+  });
+
   it('is the registered systemd driver', async () => {
     expect((await drivers.systemd()).runtime).toBe('systemd');
   });

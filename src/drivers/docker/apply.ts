@@ -14,6 +14,7 @@ import {
 import type { Action } from '../../model/types.js';
 import { loadReleaseImage } from '../../release/image.js';
 import { IMAGE_FILE } from '../../release/manifest.js';
+import { dispatch, NotCarriedOut } from '../dispatch.js';
 import type { ApplyContext } from '../types.js';
 import { containerName, containerPlan, LABEL } from './container.js';
 import { connect, engineMessage, statusOf, type EngineOptions } from './engine.js';
@@ -152,32 +153,15 @@ async function remove(docker: Docker, name: string, ctx: ApplyContext, t: Docker
   if (found.adopted) writeAdoptionRecord(ctx.paths.instances, { ...found.adopted, removedAt: new Date().toISOString() });
 }
 
-async function run(docker: Docker, action: Action, ctx: ApplyContext, t: DockerTimings): Promise<void> {
-  switch (action.type) {
-    case 'load-image':
-      return loadImage(action, ctx);
-    case 'create-container':
-      return createContainer(docker, action, ctx, t);
-    case 'start':
-      return start(docker, containerName(action, ctx.config), ctx);
-    case 'stop':
-      return stop(docker, containerName(action, ctx.config), ctx, t);
-    case 'restart':
-      return restart(docker, containerName(action, ctx.config), ctx, t);
-    case 'delete':
-      return remove(docker, containerName(action, ctx.config), ctx, t);
-    case 'write-config':
-    case 'verify-health':
-    case 'build-release':
-    case 'write-unit':
-    case 'create-session':
-    case 'orphan':
-      throw new DockerActionError(`the docker driver does not carry out ${action.type} (${action.id}); the executor handles it`);
-    default: {
-      const never: never = action.type;
-      throw new Error(`unknown action type ${String(never)}`);
-    }
-  }
+function run(docker: Docker, action: Action, ctx: ApplyContext, t: DockerTimings): Promise<void> {
+  return dispatch('docker', action, {
+    'load-image': () => loadImage(action, ctx),
+    'create-container': () => createContainer(docker, action, ctx, t),
+    start: () => start(docker, containerName(action, ctx.config), ctx),
+    stop: () => stop(docker, containerName(action, ctx.config), ctx, t),
+    restart: () => restart(docker, containerName(action, ctx.config), ctx, t),
+    delete: () => remove(docker, containerName(action, ctx.config), ctx, t),
+  });
 }
 
 export async function applyDocker(action: Action, ctx: ApplyContext, t: DockerTimings, engine: EngineOptions): Promise<void> {
@@ -185,7 +169,7 @@ export async function applyDocker(action: Action, ctx: ApplyContext, t: DockerTi
   try {
     await run(docker, action, ctx, t);
   } catch (err) {
-    if (err instanceof DockerActionError) throw err;
+    if (err instanceof DockerActionError || err instanceof NotCarriedOut) throw err;
     throw new DockerActionError(`docker ${action.type} ${action.target ?? action.instance ?? ''}: ${engineMessage(err)}`);
   }
 }

@@ -21,6 +21,7 @@ import { writeFileAtomic } from '../../fs/atomic.js';
 import type { Action } from '../../model/types.js';
 import { targetName } from '../../spec/names.js';
 import { launchSpec } from '../launch.js';
+import { dispatch } from '../dispatch.js';
 import type { ApplyContext } from '../types.js';
 import { bootout, bootstrap, jobStatus, kickstart, setEnabled, type Control, type JobStatus } from './control.js';
 import {
@@ -132,29 +133,12 @@ async function remove(action: Action, ctx: ApplyContext, o: ApplyOptions): Promi
   if (plist) rmSync(job.file, { force: true });
 }
 
-export async function applyLaunchd(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
-  switch (action.type) {
-    case 'write-unit':
-      return writeUnit(action, ctx, o);
-    case 'start':
-      return start(action, ctx, o);
-    case 'stop':
-      return stop(action, ctx, o);
-    case 'restart':
-      return restart(action, ctx, o);
-    case 'delete':
-      return remove(action, ctx, o);
-    case 'write-config':
-    case 'verify-health':
-    case 'build-release':
-    case 'load-image':
-    case 'create-container':
-    case 'create-session':
-    case 'orphan':
-      throw new Error(`the launchd driver does not carry out ${action.type} (${action.id}); the executor handles it`);
-    default: {
-      const never: never = action.type;
-      throw new Error(`unknown action type ${String(never)}`);
-    }
-  }
+export function applyLaunchd(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
+  return dispatch('launchd', action, {
+    'write-unit': () => writeUnit(action, ctx, o),
+    start: () => start(action, ctx, o),
+    stop: () => stop(action, ctx, o),
+    restart: () => restart(action, ctx, o),
+    delete: () => remove(action, ctx, o),
+  });
 }

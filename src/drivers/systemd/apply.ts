@@ -10,6 +10,7 @@ import { parseDuration } from '../../release/duration.js';
 import { targetName } from '../../spec/names.js';
 import { writeFileAtomic } from '../../fs/atomic.js';
 import { launchSpec } from '../launch.js';
+import { dispatch } from '../dispatch.js';
 import type { ApplyContext, ObserveContext } from '../types.js';
 import { systemctl, systemctlOrThrow, type SystemctlRun } from './command.js';
 import { isOwned } from './observe.js';
@@ -134,29 +135,12 @@ async function remove(action: Action, ctx: ApplyContext, pending: PendingReload)
   pending.reload = true;
 }
 
-export async function applySystemd(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
-  switch (action.type) {
-    case 'write-unit':
-      return writeUnit(action, ctx, pending);
-    case 'start':
-      return start(action, ctx, pending);
-    case 'stop':
-      return stop(action, ctx);
-    case 'restart':
-      return restart(action, ctx, pending);
-    case 'delete':
-      return remove(action, ctx, pending);
-    case 'write-config':
-    case 'verify-health':
-    case 'build-release':
-    case 'load-image':
-    case 'create-container':
-    case 'create-session':
-    case 'orphan':
-      throw new Error(`the systemd driver does not carry out ${action.type} (${action.id}); the executor handles it`);
-    default: {
-      const never: never = action.type;
-      throw new Error(`unknown action type ${String(never)}`);
-    }
-  }
+export function applySystemd(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+  return dispatch('systemd', action, {
+    'write-unit': () => writeUnit(action, ctx, pending),
+    start: () => start(action, ctx, pending),
+    stop: () => stop(action, ctx),
+    restart: () => restart(action, ctx, pending),
+    delete: () => remove(action, ctx, pending),
+  });
 }

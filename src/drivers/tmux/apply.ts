@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Action } from '../../model/types.js';
 import { targetName } from '../../spec/names.js';
+import { dispatch } from '../dispatch.js';
 import type { ApplyContext } from '../types.js';
 import { formatLiteral, socketOf, tmuxOrThrow, type TmuxRun } from './command.js';
 import { instanceDirOf, launchFor, logFileOf, type Launch } from './launch.js';
@@ -131,29 +132,12 @@ async function remove(action: Action, ctx: ApplyContext, t: StopTimings): Promis
   if (await findPane(run, s)) await tmuxOrThrow([['kill-session', '-t', sessionTarget(s)]], run);
 }
 
-export async function applyTmux(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
-  switch (action.type) {
-    case 'create-session':
-      return createSession(action, ctx, t);
-    case 'start':
-      return start(action, ctx);
-    case 'stop':
-      return stop(action, ctx, t);
-    case 'restart':
-      return restart(action, ctx, t);
-    case 'delete':
-      return remove(action, ctx, t);
-    case 'write-config':
-    case 'verify-health':
-    case 'build-release':
-    case 'load-image':
-    case 'write-unit':
-    case 'create-container':
-    case 'orphan':
-      throw new Error(`the tmux driver does not carry out ${action.type} (${action.id}); the executor handles it`);
-    default: {
-      const never: never = action.type;
-      throw new Error(`unknown action type ${String(never)}`);
-    }
-  }
+export function applyTmux(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+  return dispatch('tmux', action, {
+    'create-session': () => createSession(action, ctx, t),
+    start: () => start(action, ctx),
+    stop: () => stop(action, ctx, t),
+    restart: () => restart(action, ctx, t),
+    delete: () => remove(action, ctx, t),
+  });
 }
