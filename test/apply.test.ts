@@ -2,7 +2,7 @@
 // with 500): create, update, a failed update rolled back automatically and held, the hold cleared by
 // editing the file back. Each backend runs in a root of its own with a unique app name.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusFile } from '../src/model/types.js';
@@ -12,8 +12,8 @@ import { loadDesired } from '../src/spec/desired.js';
 import { readHistory } from '../src/state/history.js';
 import { backendGate } from './helpers/backends.js';
 import { useScratch } from './helpers/scratch.js';
-import { freePort, httpGet, makeFixtureRepo } from './fixtures/app.js';
-import { harnesses, quietYaml } from './drivers/contract-backends.js';
+import { freePort, httpGet } from './fixtures/app.js';
+import { fixtureRoot, harnesses } from './drivers/contract-backends.js';
 import { buildOnce, tend } from './helpers/cli.js';
 import { execa } from 'execa';
 
@@ -50,18 +50,9 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
       gate.check();
       await buildOnce();
       root = scratch(`apply-${h.runtime}`);
-      const image = h.runtime === 'docker' ? `${app}-img:build` : undefined;
-      const fixture = await makeFixtureRepo(join(root, 'app'), image ? { image } : {});
+      const { image } = await fixtureRoot(h, root, app);
       if (image) cleanups.push(() => h.removeImage?.(image) ?? Promise.resolve());
       port = await freePort();
-      mkdirSync(join(root, 'desired'));
-      writeFileSync(join(root, 'tend.yaml'), [
-        'apiVersion: tend/v1', `app: ${app}`,
-        'source:', `  repo: ${fixture.repo}`, '  build: ./build.sh', '  artifacts: [bin/oubliette]',
-        ...(image ? [`  image: ${image}`] : []),
-        '  run:', '    artifact: bin/oubliette', '    args: [--port, "${port}"]',
-        quietYaml(h, app),
-      ].join('\n'));
       cleanups.push(() => h.cleanup(app, loadConfig({ cwd: root, dir: root, env: {} }).config!));
     }, 60_000);
 

@@ -8,7 +8,7 @@
 // check) with its rollback on systemd (TEND_CRASH_ROLLBACK=all walks it on tmux and Docker too; each takes
 // about a minute). Every walk has a root of its own with a unique app name, and the walks run side by side.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,8 +25,8 @@ import { backendGate } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';
 import { engine, removeImages } from './helpers/docker.js';
 import { useScratch } from './helpers/scratch.js';
-import { freePort, httpGet, makeFixtureRepo } from './fixtures/app.js';
-import { harnesses, quietYaml } from './drivers/contract-backends.js';
+import { freePort, httpGet } from './fixtures/app.js';
+import { fixtureRoot, harnesses } from './drivers/contract-backends.js';
 
 const scratch = useScratch();
 type Walk = 'update' | 'rollback';
@@ -178,19 +178,12 @@ for (const [runtime, walk] of WALKS) {
     beforeAll(async () => {
       gate.check();
       root = scratch(`crash-${h.runtime}`);
-      const image = h.runtime === 'docker' ? `${app}-img:build` : undefined;
-      const [fixture] = await Promise.all([makeFixtureRepo(join(root, 'app'), image ? { image } : {}), buildOnce()]);
+      const [{ image }] = await Promise.all([fixtureRoot(h, root, app, {
+        // tmux: a server of this walk's own (the harness's socket is shared by the file, and its cleanup ends the server).
+        ...(h.runtime === 'tmux' ? { runtimeYaml: `tmux:\n  socket: ${app}\ndocker:\n  discovery:\n    enabled: false` } : {}),
+      }), buildOnce()]);
       if (image) cleanups.push(() => removeImages(engine(), [image]));
       port = await freePort();
-      mkdirSync(join(root, 'desired'));
-      writeFileSync(join(root, 'tend.yaml'), [
-        'apiVersion: tend/v1', `app: ${app}`,
-        'source:', `  repo: ${fixture.repo}`, '  build: ./build.sh', '  artifacts: [bin/oubliette]',
-        ...(image ? [`  image: ${image}`] : []),
-        '  run:', '    artifact: bin/oubliette', '    args: [--port, "${port}"]',
-        // tmux: a server of this walk's own (the harness's socket is shared by the file, and its cleanup ends the server).
-        h.runtime === 'tmux' ? `tmux:\n  socket: ${app}\ndocker:\n  discovery:\n    enabled: false` : quietYaml(h, app),
-      ].join('\n'));
       const loaded = loadConfig({ cwd: root, dir: root, env: {} });
       paths = loaded.paths;
       config = loaded.config!;

@@ -9,6 +9,7 @@ import { unitDirOf } from '../../src/drivers/systemd/unit.js';
 import type { Backend } from '../helpers/backends.js';
 import { engine, removeContainers, removeContainersLabelled, removeImages, sleeper } from '../helpers/docker.js';
 import { launchctlStandin, type LaunchctlStandin } from '../helpers/launchctl-standin.js';
+import { makeFixtureRepo } from '../fixtures/app.js';
 
 export interface Lookalike {
   /** Still there, unchanged, still running. */
@@ -197,4 +198,23 @@ export const harnesses: Harness[] = [tmuxHarness, systemdHarness, dockerHarness,
 /** tend.yaml lines that keep other runtimes quiet: Docker discovery off unless the backend is Docker itself. */
 export function quietYaml(h: Harness, app: string): string {
   return h.runtime === 'docker' ? h.configYaml(app) : `${h.configYaml(app)}\ndocker:\n  discovery:\n    enabled: false`;
+}
+
+/**
+ * A deployment root for a backend at `root`: the fixture app repository (building its image too for
+ * Docker, named `<app>-img:build`), an empty desired/ and tend.yaml. `runtimeYaml` replaces the
+ * backend's own tend.yaml lines (default quietYaml).
+ */
+export async function fixtureRoot(h: Harness, root: string, app: string, opts: { args?: string; runtimeYaml?: string } = {}) {
+  const image = h.runtime === 'docker' ? `${app}-img:build` : undefined;
+  const fixture = await makeFixtureRepo(join(root, 'app'), image ? { image } : {});
+  mkdirSync(join(root, 'desired'));
+  writeFileSync(join(root, 'tend.yaml'), [
+    'apiVersion: tend/v1', `app: ${app}`,
+    'source:', `  repo: ${fixture.repo}`, '  build: ./build.sh', '  artifacts: [bin/oubliette]',
+    ...(image ? [`  image: ${image}`] : []),
+    '  run:', '    artifact: bin/oubliette', `    args: ${opts.args ?? '[--port, "${port}"]'}`,
+    opts.runtimeYaml ?? quietYaml(h, app),
+  ].join('\n'));
+  return { fixture, image };
 }

@@ -3,7 +3,7 @@
 // pure planner, and the plan's actions carried out by the driver (a minimal stand-in for the executor
 // does write-config and verify-health). No mocks; launchd runs through the launchctl stand-in.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DesiredState, Plan, TendConfig } from '../../src/model/types.js';
@@ -17,8 +17,8 @@ import { loadConfig, type RootPaths } from '../../src/spec/config.js';
 import { loadDesired } from '../../src/spec/desired.js';
 import { backendGate } from '../helpers/backends.js';
 import { useScratch } from '../helpers/scratch.js';
-import { freePort, httpGet, makeFixtureRepo, waitForHttp } from '../fixtures/app.js';
-import { harnesses, quietYaml, type Harness } from './contract-backends.js';
+import { freePort, httpGet, waitForHttp } from '../fixtures/app.js';
+import { fixtureRoot, harnesses, type Harness } from './contract-backends.js';
 
 const scratch = useScratch();
 
@@ -82,18 +82,9 @@ for (const h of harnesses) {
       root = scratch(`contract-${h.runtime}`);
       await h.before?.(scratch(`contract-${h.runtime}-env`));
       cleanups.push(() => h.after?.() ?? Promise.resolve());
-      const image = h.runtime === 'docker' ? `${app}-img:build` : undefined;
-      const fixture = await makeFixtureRepo(join(root, 'app'), image ? { image } : {});
+      const { fixture, image } = await fixtureRoot(h, root, app, { args: '[--port, "${port}", --config, "${configPath}"]' });
       if (image) cleanups.push(() => h.removeImage?.(image) ?? Promise.resolve());
       port = await freePort();
-      mkdirSync(join(root, 'desired'));
-      writeFileSync(join(root, 'tend.yaml'), [
-        'apiVersion: tend/v1', `app: ${app}`,
-        'source:', `  repo: ${fixture.repo}`, '  build: ./build.sh', '  artifacts: [bin/oubliette]',
-        ...(image ? [`  image: ${image}`] : []),
-        '  run:', '    artifact: bin/oubliette', '    args: [--port, "${port}", --config, "${configPath}"]',
-        quietYaml(h, app),
-      ].join('\n'));
       load();
       const built = await buildRelease({ paths, config, version: 'v1.1.0', commit: fixture.tags['v1.1.0']! });
       const imageId = built.manifest.image?.id;
