@@ -97,6 +97,7 @@ function sleepUntil(at: number, signal?: AbortSignal): Promise<void> {
 
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecuteReport> {
   const config = opts.desired.config;
+  const paths = opts.paths;
   const log: Log = opts.log ?? (() => undefined);
   const faults = opts.faults ?? faultSwitch();
   const driverFor = opts.driverFor ?? ((rt: Runtime) => drivers[rt]());
@@ -111,8 +112,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
     if (!run) {
       const action = byId.get(id)!;
       run = builds.add(async () => {
-        const commit = action.commit ?? opts.releases.resolutions[action.version ?? '']?.status;
-        if (!action.version || !action.commit) throw new Error(`cannot build ${action.version ?? '?'}: its commit is unresolved (${String(commit)})`);
+        if (!action.version || !action.commit) throw new Error(`cannot build ${action.version ?? '?'}: its commit is unresolved`);
         log('info', `building ${action.version}`, { action: id });
         const r = await buildRelease({
           paths, config, version: action.version, commit: action.commit,
@@ -128,7 +128,6 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
     }
     return run;
   };
-  const paths = opts.paths;
 
   const specOf = (action: Action): InstanceSpec | undefined => {
     const name = action.instance!;
