@@ -83,6 +83,10 @@ export interface TendConfig {
     debounce: string;
     git: { pull: boolean; interval: string };
     listen: string;
+    /** On SIGTERM/SIGINT: how long current work may take before it is aborted. */
+    shutdownTimeout: string;
+    /** Caps on instance logs and build.log (copy-truncate rotation). */
+    logs: { maxSize: string; keep: number; interval: string };
   };
   systemd: {
     scope: 'system' | 'user';

@@ -18,7 +18,8 @@ export const BUILTIN_CONFIG: Omit<TendConfig, 'apiVersion' | 'app'> = {
   defaults: {},
   agent: {
     resync: '*/5 * * * *', prune: '0 3 * * *', concurrency: 2, debounce: '100ms',
-    git: { pull: false, interval: '30s' }, listen: '127.0.0.1:9464',
+    git: { pull: false, interval: '30s' }, listen: '127.0.0.1:9464', shutdownTimeout: '30s',
+    logs: { maxSize: '10MB', keep: 5, interval: '30s' },
   },
   systemd: { scope: 'system', output: 'files', restartSec: '2s', stopTimeout: '30s' },
   launchd: { labelPrefix: 'dev.tend', scope: 'user' },
