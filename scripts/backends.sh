@@ -6,6 +6,8 @@
 #   launchd - no launchd on Linux; plistutil (libplist-utils) stands in for the
 #             plist handling, busybox(-static) gives tests a static binary to
 #             put in a from-scratch image
+#   chromium - Debian's chromium (plus a font), driven headless by playwright-core
+#              in the agent status page test
 #
 # Idempotent: a backend that already answers is left alone, so running this
 # twice is fine. Execute it (`bash scripts/backends.sh`) or source it
@@ -66,6 +68,11 @@ missing_packages() {
   # Used below to ping the Docker socket without depending on client/daemon
   # API version agreement.
   have curl || pkgs+=(curl)
+  # The status page test drives Debian's chromium headless (playwright-core);
+  # a font so its screenshot shows text (with --no-install-recommends no font
+  # comes along).
+  have chromium || pkgs+=(chromium)
+  { have fc-list && [[ -n "$(fc-list 2>/dev/null | head -n1)" ]]; } || pkgs+=(fonts-liberation)
   printf '%s\n' "${pkgs[@]}"
 }
 
@@ -325,6 +332,17 @@ check_tools() {
     SUMMARY[busybox]="FAILED: busybox not installed (busybox-static)"
     rc=1
   fi
+  # A real headless run, not just "the binary exists" (stderr: Debian's
+  # wrapper script is noisy).
+  if ! have chromium; then
+    SUMMARY[chromium]="FAILED: chromium not installed"
+    rc=1
+  elif [[ "$(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom 'data:text/html,<p>tend-check</p>' 2>/dev/null)" == *'<p>tend-check</p>'* ]]; then
+    SUMMARY[chromium]="ok, $(chromium --version 2>/dev/null) ($(command -v chromium))"
+  else
+    SUMMARY[chromium]="FAILED: chromium --headless did not render a page"
+    rc=1
+  fi
   return $rc
 }
 
@@ -339,7 +357,7 @@ main() {
 
   echo "backends ($((SECONDS - start))s):"
   local b
-  for b in docker systemd tmux plistutil busybox; do
+  for b in docker systemd tmux plistutil busybox chromium; do
     printf '  %-11s %s\n' "$b:" "${SUMMARY[$b]:-FAILED: not checked}"
   done
   echo "  tests need: export XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR"
