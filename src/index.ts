@@ -17,3 +17,5 @@ export { discover, adopt, cleanupStopped, readAdoptionRecords, type Discovery, t
 export { waitHealthy, healthTarget, livenessOf, isAbortError, type HealthResult, type HealthTarget, type Liveness, type WaitHealthyOptions } from './health/index.js';
 export { appendHistory, readHistoryFile, lastHealthy, readStatus, writeStatus, updateStatus, withInstanceLock, instanceLockOwner, type InstanceLockOptions } from './state/index.js';
 export { status, statusDetail, parsePrometheusText, readAppMetrics, type InstanceStatus, type InstanceDetail, type StatusOptions, type DetailOptions, type AppMetrics } from './status/index.js';
+export { createAgentLogger, instanceLogger, execLog, readSecretValues, type AgentLoggerOptions } from './agent/logger.js';
+export { rotateLogs, logFilesOf, logRoots, parseSize, type RotateOptions, type RotateReport } from './agent/logrotate.js';
