@@ -1,6 +1,7 @@
 // The commander program: global options and the registered subcommands.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerAgent } from './agent.js';
 import { registerDiscover } from './discover.js';
 import { registerHistory } from './history.js';
 import { registerReconcile } from './reconcile.js';
@@ -28,5 +29,6 @@ export function buildProgram(): Command {
   registerRollback(program);
   registerStatus(program);
   registerHistory(program);
+  registerAgent(program);
   return program;
 }

@@ -1,0 +1,115 @@
+// Puts the agent together: loop, status server, metrics, git pull, release prune and log caps on their schedules.
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { parseDuration } from '../release/duration.js';
+import { planPrune } from '../release/prune.js';
+import { removeRelease } from '../release/remove.js';
+import { gatherReleaseUsage } from '../release/usage.js';
+import { CONFIG_FILE } from '../spec/config.js';
+import { Agent } from './agent.js';
+import { pullDesired, pullWarning } from './git-pull.js';
+import { logFilesOf, logRoots, rotateLogs } from './logrotate.js';
+import { AgentMetrics } from './metrics.js';
+import { startStatusServer, type StatusServer } from './server.js';
+
+export interface RunAgentOptions {
+  cwd: string;
+  dir?: string;
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+  /** Overrides `agent.listen`. */
+  listen?: string;
+}
+
+export interface RunningAgent {
+  agent: Agent;
+  metrics: AgentMetrics;
+  server: StatusServer;
+  /** Stops everything (bounded by `agent.shutdownTimeout`); resolves how the work in flight ended. */
+  stop(): Promise<'clean' | 'timeout'>;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Deletes all but the newest `releases.keep` releases, never one in use, wanted or a rollback target. */
+export async function pruneReleases(agent: Agent, log: Logger): Promise<string[]> {
+  const desired = agent.load();
+  if (!desired) return [];
+  const usage = await gatherReleaseUsage(desired, agent.paths);
+  if (usage.unobserved.length > 0) {
+    log.warn({ unobserved: usage.unobserved }, 'release prune skipped: a runtime could not be observed, so what it runs is unknown');
+    return [];
+  }
+  const p = planPrune({ releases: usage.releases, inUse: usage.inUse, keep: desired.config.releases.keep });
+  const deleted: string[] = [];
+  for (const version of p.delete) {
+    if (removeRelease(agent.paths.releases, version) === 'busy') log.info(`release prune: ${version} is being built; kept`);
+    else deleted.push(version);
+  }
+  if (deleted.length > 0) log.info({ deleted }, `release prune: deleted ${deleted.join(', ')}`);
+  return deleted;
+}
+
+/** Starts the agent (lock, status server, first resync, watchers, schedules). Throws when another agent holds the root. */
+export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
+  const log = opts.logger;
+  const agent = new Agent({ cwd: opts.cwd, ...(opts.dir !== undefined ? { dir: opts.dir } : {}), env: opts.env, logger: log });
+  agent.acquire();
+  const metrics = new AgentMetrics();
+  agent.hooks = metrics;
+  let server: StatusServer;
+  try {
+    server = await startStatusServer({ listen: opts.listen ?? agent.config.agent.listen, view: agent, metrics, log });
+  } catch (err) {
+    await agent.stop(0);
+    throw err;
+  }
+  log.info({ url: server.url, root: agent.root }, `tend agent on ${agent.root}; status at ${server.url}`);
+  await agent.start();
+  const cfg = agent.config.agent;
+
+  if (cfg.git.pull) {
+    let pulling = false;
+    agent.schedule.every(parseDuration(cfg.git.interval), () => {
+      if (pulling) return;
+      pulling = true;
+      void pullDesired(agent.paths.desired, { configFile: join(agent.root, CONFIG_FILE) }).then((r) => {
+        agent.setProblem('git', pullWarning(r));
+        if (r.status === 'pulled') {
+          log.info({ from: r.from, to: r.to, changed: r.changed }, r.message);
+          if (r.configChanged) void agent.resync('pulled tend.yaml');
+          for (const file of r.changed) {
+            const name = file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/, '');
+            agent.enqueue(name, true);
+          }
+        } else if (pullWarning(r)) {
+          log.warn({ status: r.status }, r.message);
+        }
+      }).catch((err: unknown) => {
+        agent.setProblem('git', `git pull failed: ${message(err)}`);
+        log.error({ err }, `git pull failed: ${message(err)}`);
+      }).finally(() => {
+        pulling = false;
+      });
+    });
+  }
+
+  agent.schedule.cron(cfg.prune, () => void pruneReleases(agent, log).catch((err: unknown) => log.error({ err }, `release prune failed: ${message(err)}`)));
+
+  agent.schedule.every(parseDuration(cfg.logs.interval), () => {
+    const r = rotateLogs({ files: () => logFilesOf(agent.paths), maxSize: cfg.logs.maxSize, keep: cfg.logs.keep, within: logRoots(agent.paths) });
+    for (const x of r.rotated) log.info({ file: x.file, size: x.size }, `log rotated: ${x.file}`);
+    for (const x of r.errors) log.warn({ file: x.file }, `log rotation failed for ${x.file}: ${x.message}`);
+  });
+
+  return {
+    agent, metrics, server,
+    async stop() {
+      const outcome = await agent.stop();
+      await server.close();
+      return outcome;
+    },
+  };
+}
