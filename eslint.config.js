@@ -21,7 +21,7 @@ export const plannerPurity = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test/fixtures/oubliette/**'] },
+  { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'coverage/**', 'test/fixtures/oubliette/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
