@@ -2,7 +2,7 @@
 // command, bursts collapse, a newer save abandons a health wait, a broken file is InvalidSpec while
 // others converge, a deleted file is an orphan kept running, resync heals drift, SIGTERM mid-wait.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +42,8 @@ describe.skipIf(gate.skip)('tend agent on tmux (real agent process, real tmux se
     gate.check();
     await buildOnce();
     root = scratch('agent');
-    const agentYaml = ['agent:', '  listen: 127.0.0.1:0', '  debounce: 100ms', '  resync: "*/2 * * * * *"', '  concurrency: 2'].join('\n');
+    const agentYaml = ['agent:', '  listen: 127.0.0.1:0', '  debounce: 100ms', '  resync: "*/2 * * * * *"', '  concurrency: 2',
+      '  logs:', '    maxSize: 1K', '    keep: 2', '    interval: 1s'].join('\n');
     await fixtureRoot(h, root, app, { runtimeYaml: `${quietYaml(h, app)}\n${agentYaml}` });
     ports.web = await freePort();
     ports.api = await freePort();
@@ -126,6 +127,29 @@ describe.skipIf(gate.skip)('tend agent on tmux (real agent process, real tmux se
     await new Promise((r) => setTimeout(r, 5000));
     expect(await version('api')).toBe('v1.1.0');
     expect(existsSync(join(root, 'instances', 'api'))).toBe(true);
+  }, 60_000);
+
+  it('/metrics counts reconciles and shows each phase; / lists the instances', async () => {
+    const text = (await httpGet(`${agent!.url}/metrics`)).body;
+    const ok = /^tend_reconciles_total\{instance="web",result="ok"\} (\d+)$/m.exec(text);
+    expect(Number(ok?.[1])).toBeGreaterThanOrEqual(2);
+    expect(text).toMatch(/^tend_instance_phase\{instance="web",phase="Ready"\} 1$/m);
+    expect(text).toMatch(/^tend_resyncs_total \d+$/m);
+    const page = (await httpGet(`${agent!.url}/`)).body;
+    expect(page).toMatch(/data-instance="web"/);
+    expect(page).toMatch(/data-instance="api"/);
+  });
+
+  it('log files over agent.logs.maxSize are rotated (copy-truncate) and capped at keep copies', async () => {
+    const file = join(root, 'instances', 'web', 'logs', 'chatty.log');
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(file, 'x'.repeat(3000) + '\n', { flag: 'a' });
+      await until(`rotation ${i + 1}`, () => existsSync(file) && statSync(file).size === 0, 10_000);
+    }
+    expect(existsSync(`${file}.1`)).toBe(true);
+    expect(existsSync(`${file}.2`)).toBe(true);
+    expect(existsSync(`${file}.3`)).toBe(false);
+    expect(agent!.lines.some((l) => l.msg === `log rotated: ${file}`)).toBe(true);
   }, 60_000);
 
   it('resync heals an instance stopped behind tend\'s back', async () => {
