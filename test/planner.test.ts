@@ -792,6 +792,37 @@ const rows: Row[] = [
     instances: [{ name: 'web', change: 'update', disruption: 'none', actions: ['verify-health'] }],
     summary: { update: 1 },
   },
+  {
+    name: 'runs the desired spec, status.json records another spec of the same version as applied: a reconfigure to verify',
+    input: () => {
+      const entry = validEntry('web', { env: { LOG_LEVEL: 'debug' } });
+      const st = deployedState('web', validEntry('web', { env: { LOG_LEVEL: 'info' } }), C1, 'digest-empty');
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st)]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'reconfigure', disruption: 'none', actions: ['verify-health'], reason: 'not yet verified healthy' }],
+    summary: { change: 1 },
+  },
+  {
+    name: 'made from the desired spec, never verified, and stopped (killed between writing the unit and starting it): start and verify, still a create',
+    input: () => {
+      const entry = validEntry('web');
+      const st = instanceState('web');
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { state: 'stopped' })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'create', disruption: 'none', actions: ['start', 'verify-health'], reason: 'oubliette-web.service is stopped' }],
+    summary: { create: 1 },
+  },
+  {
+    name: 'an update that died before its health check (failed, never verified): start and verify as the update, no crash record or backoff',
+    input: () => {
+      const entry = validEntry('web');
+      const st = deployedState('web', validEntry('web', { version: 'v1.2.0' }), C0, 'digest-empty');
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { state: 'failed', exitStatus: 1 })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'update', disruption: 'none', actions: ['start', 'verify-health'], reason: 'oubliette-web.service is failed' }],
+    summary: { update: 1 },
+    check: (p) => expect(p.actions[0]).not.toHaveProperty('crash'),
+  },
 
   // ---- desired state ---------------------------------------------------------
   {
@@ -1091,6 +1122,59 @@ function heldRows(): Row[] {
       },
       instances: [{ name: 'web', change: 'stop', disruption: 'stop', actions: ['stop'], reasonStartsWith: `held: v2.0.0 failed health at ${at}` }],
       summary: { change: 1 },
+    },
+    {
+      name: 'held after a first start that never turned healthy, already stopped by a run killed before recording it (still Progressing): held, phase Failed, nothing to do',
+      input: () => {
+        const st0 = instanceState('web', { digest: '' });
+        const held = { version: 'v2.0.0', specHash: hashOf(next, C2, st0), at, reason: 'Health check timeout' };
+        const st = instanceState('web', { digest: '', held, phase: 'Progressing' });
+        return input({ desired: desired([next]), observed: observed([upToDateItem(next, C2, st, { state: 'stopped' })]), releases: rels(), states: { web: st } });
+      },
+      instances: [{
+        name: 'web', change: 'held', disruption: 'none', actions: [], version: 'v2.0.0', phase: 'Failed',
+        reasonStartsWith: `held: v2.0.0 failed health at ${at}`, reason: 'not running',
+      }],
+      actions: [],
+      summary: { held: 1 },
+    },
+    {
+      name: 'a rollback still Progressing (cut short by a crash) gets verify-health with change rollback',
+      input: () => {
+        const running = validEntry('web');
+        const base = deployedState('web', running, C1, '');
+        const held = { version: 'v2.0.0', specHash: hashOf(next, C2, base), at, reason: 'Health check timeout' };
+        const st = deployedState('web', running, C1, '', { held, phase: 'Progressing' });
+        // The rollback already runs v1.3.0 again; the run was killed before recording it RolledBack.
+        return input({ desired: desired([next]), observed: observed([upToDateItem(running, C1, st)]), releases: rels(), states: { web: st } });
+      },
+      instances: [{
+        name: 'web', change: 'rollback', disruption: 'none', actions: ['verify-health'], version: 'v1.3.0', fromVersion: 'v2.0.0',
+        reasonStartsWith: 'roll back to v1.3.0: v2.0.0 failed health (Health check timeout)', release: null,
+      }],
+      summary: { update: 1 },
+      check: (p, i) => {
+        expect(p.actions).toHaveLength(1);
+        expect(p.actions[0]).toMatchObject({
+          id: 'web/verify-health@systemd', type: 'verify-health', change: 'rollback', from: 'applied', specHash: i.states.web!.applied!.specHash, dependsOn: [],
+        });
+      },
+    },
+    {
+      name: 'a rollback cut short after rewriting the unit (the applied v1.3.0 unit is stopped, still Progressing): start and verify, change rollback',
+      input: () => {
+        const running = validEntry('web');
+        const base = deployedState('web', running, C1, '');
+        const held = { version: 'v2.0.0', specHash: hashOf(next, C2, base), at, reason: 'Health check timeout' };
+        const st = deployedState('web', running, C1, '', { held, phase: 'Progressing' });
+        return input({ desired: desired([next]), observed: observed([upToDateItem(running, C1, st, { state: 'stopped' })]), releases: rels(), states: { web: st } });
+      },
+      instances: [{ name: 'web', change: 'rollback', disruption: 'none', actions: ['start', 'verify-health'], version: 'v1.3.0', fromVersion: 'v2.0.0' }],
+      summary: { update: 1 },
+      check: (p, i) => {
+        for (const a of p.actions) expect(a).toMatchObject({ from: 'applied', change: 'rollback', specHash: i.states.web!.applied!.specHash });
+        expect(p.actions[0]!.crash).toBeUndefined();
+      },
     },
     {
       name: 'held after a failed rollback (phase Failed): nothing further is changed',

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { stringify } from 'yaml';
 import type {
-  Action, AppliedSpec, Change, DesiredState, HistoryReason, InstancePlan, InstanceSpec, InstanceStates, Plan, ReleaseCatalog, Runtime,
+  Action, AppliedSpec, Change, DesiredState, HistoryReason, Hold, InstancePlan, InstanceSpec, InstanceStates, Plan, ReleaseCatalog, Runtime,
 } from '../model/types.js';
 import { drivers } from '../drivers/registry.js';
 import type { ApplyContext, Driver } from '../drivers/types.js';
@@ -76,6 +76,11 @@ function now(): string {
 }
 
 class HealthFailure extends Error {}
+
+/** status.json's message for a held spec that is no longer running (a first start that never turned healthy). */
+function heldFailedMessage(held: Hold): string {
+  return held.reason.startsWith('Health check timeout') ? held.reason : `Health check failed: ${held.reason}`;
+}
 
 /** Waits until `at` (epoch ms), at most 5 minutes; an abort ends the wait with the signal's reason. */
 function sleepUntil(at: number, signal?: AbortSignal): Promise<void> {
@@ -287,7 +292,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       const held = previous?.held;
       const stoppedHeld = held && held.specHash === last.specHash;
       updateStatus(file, stoppedHeld
-        ? { phase: 'Failed', message: held.reason.startsWith('Health check timeout') ? held.reason : `Health check failed: ${held.reason}` }
+        ? { phase: 'Failed', message: heldFailedMessage(held) }
         : { phase: 'Stopped', message: undefined, ...(spec ? { port: spec.port } : {}) });
       return;
     }
@@ -326,10 +331,13 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
   // healthy spec, or the work was done by a run that crashed before recording): record it Ready.
   for (const ip of plan.instances) {
     if (opts.only && !opts.only.has(ip.name)) continue;
-    if (ip.change === 'held' && ip.phase === 'Degraded' && opts.states[ip.name]?.phase !== 'Degraded') {
-      // A crash loop the planner stopped restarting: say so where status is read.
+    const held = opts.states[ip.name]?.held;
+    if (ip.change === 'held' && (ip.phase === 'Degraded' || (ip.phase === 'Failed' && held)) && opts.states[ip.name]?.phase !== ip.phase) {
+      // A crash loop the planner stopped restarting, or a held first start already stopped by a run that
+      // crashed before recording it: say so where status is read.
+      const message = ip.phase === 'Failed' && held ? heldFailedMessage(held) : ip.reason;
       log('error', `${ip.name}: ${ip.reason}`, { instance: ip.name });
-      await withInstanceLock(paths, ip.name, () => updateStatus(statusPath(paths.instances, ip.name), { phase: 'Degraded', message: ip.reason }),
+      await withInstanceLock(paths, ip.name, () => updateStatus(statusPath(paths.instances, ip.name), { phase: ip.phase!, message }),
         { ...(opts.signal ? { signal: opts.signal } : {}) });
       continue;
     }

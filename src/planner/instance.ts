@@ -220,7 +220,9 @@ function healthLabel(h: Valid['spec']['health']): string {
 /**
  * The desired spec failed its health check and is held. With a last healthy spec on record, plan the
  * way back to it (a rollback; nothing once it runs again). Without one (a first start that never
- * turned healthy), stop what runs the held spec. After a failed rollback (phase Failed) nothing.
+ * turned healthy), stop what runs the held spec; once nothing runs it, it is held with phase Failed
+ * (the executor records that when a crash kept the stop from doing so). After a failed rollback
+ * (phase Failed) nothing.
  */
 function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan, 'change' | 'disruption' | 'reason'>, ctx: InstanceContext): InstancePlan {
   const { name, runtime } = entry;
@@ -248,5 +250,7 @@ function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan
     const ids = ctx.builder.chain(name, 'stop', [{ type: 'stop', runtime, target, specHash: held.specHash, reason: `stop ${target}: it never turned healthy` }]);
     return { ...base, change: 'stop', version: tag, disruption: 'stop', reason: `${why}; stopping it`, actions: ids };
   }
+  // Nothing runs it any more (stopped by a run that crashed before recording it, or gone): it is Failed.
+  if (current?.state !== 'running') return { ...heldPlan, phase: 'Failed', reason: `${why}; not running` };
   return heldPlan;
 }
