@@ -135,6 +135,8 @@ describe.skipIf(gate.skip)('tend agent on tmux (real agent process, real tmux se
     expect(Number(ok?.[1])).toBeGreaterThanOrEqual(2);
     expect(text).toMatch(/^tend_instance_phase\{instance="web",phase="Ready"\} 1$/m);
     expect(text).toMatch(/^tend_resyncs_total \d+$/m);
+    // v1.0.0, v1.1.0 and v2.0.0 were built by this agent.
+    expect(Number(/^tend_builds_total\{result="ok"\} (\d+)$/m.exec(text)?.[1])).toBe(3);
     const page = (await httpGet(`${agent!.url}/`)).body;
     expect(page).toMatch(/data-instance="web"/);
     expect(page).toMatch(/data-instance="api"/);

@@ -33,6 +33,7 @@ export interface AgentOptions {
 export interface AgentHooks {
   reconcileFinished?(name: string, durationMs: number, result: ReconcileResultKind): void;
   rollback?(name: string): void;
+  buildFinished?(version: string, durationMs: number, ok: boolean): void;
   resyncFinished?(durationMs: number, changed: number): void;
 }
 
@@ -206,7 +207,10 @@ export class Agent implements AgentView {
     const desired = this.load();
     try {
       if (!desired) throw new Error(this.problems.get('config') ?? `${CONFIG_FILE} is not valid`);
-      const r = await reconcile(desired, this.paths, { only: new Set([name]), signal, log: execLog(log), updatedBy: 'agent' });
+      const r = await reconcile(desired, this.paths, {
+        only: new Set([name]), signal, log: execLog(log), updatedBy: 'agent',
+        onBuild: (version, ms, ok) => this.hooks.buildFinished?.(version, ms, ok),
+      });
       const out = r.outcomes.find((o) => o.name === name);
       const last = r.plans.at(-1)!.instances.find((ip) => ip.name === name);
       if (r.outcomes.some((o) => o.name === name && o.result === 'ok' && o.change === 'rollback') || (r.held.includes(name) && r.plans.length > 1)) {

@@ -48,6 +48,8 @@ export interface ExecuteOptions {
   driverFor?: (runtime: Runtime) => Promise<Driver>;
   /** Builds at once (default 1). */
   buildConcurrency?: number;
+  /** Told when a build this run started ends (the agent's metrics). */
+  onBuild?: (version: string, durationMs: number, ok: boolean) => void;
 }
 
 export type InstanceResult = 'ok' | 'unhealthy' | 'failed';
@@ -119,11 +121,16 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       run = builds.add(async () => {
         if (!action.version || !action.commit) throw new Error(`cannot build ${action.version ?? '?'}: its commit is unresolved`);
         log('info', `building ${action.version}`, { action: id });
+        const started = Date.now();
         const r = await buildRelease({
           paths, config, version: action.version, commit: action.commit,
           ...(opts.signal ? { signal: opts.signal } : {}),
           log: (level, message) => log(level, message, { action: id }),
+        }).catch((err: unknown) => {
+          opts.onBuild?.(action.version!, Date.now() - started, false);
+          throw err;
         });
+        opts.onBuild?.(action.version, Date.now() - started, true);
         opts.releases.built[action.version] = {
           version: action.version, commit: action.commit, valid: true, ...(r.manifest.image?.id ? { imageId: r.manifest.image.id } : {}),
         };

@@ -20,6 +20,8 @@ export interface ReconcileOptions {
   only?: ReadonlySet<string>;
   historyReason?: Readonly<Record<string, HistoryReason>>;
   faults?: FaultSwitch;
+  /** Told when a build ends (the agent's metrics). */
+  onBuild?: (version: string, durationMs: number, ok: boolean) => void;
 }
 
 /** 0 converged, 1 errors (a failed action, a failed rollback, error diagnostics), 3 converged except held or rolled-back instances. */
@@ -49,6 +51,7 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
     desired, paths, updatedBy: opts.updatedBy ?? defaultUpdatedBy(),
     ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.log ? { log: opts.log } : {}),
     ...(opts.historyReason ? { historyReason: opts.historyReason } : {}),
+    ...(opts.onBuild ? { onBuild: opts.onBuild } : {}),
     // One switch for both rounds: crash-after:<id>:<n> counts the follow-up's actions after the first round's.
     faults: opts.faults ?? faultSwitch(),
   };
