@@ -4,6 +4,7 @@
 // BENCH_TEND_CONCURRENCY. Everything a scenario creates carries a unique name and is removed even on failure.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { load1, machineFacts, type MachineFacts } from './lib/machine.js';
 import { makeContext, scaleFrom, type BenchContext, type Scale } from './lib/context.js';
 import { renderSection, renderTable, section, TARGET_COLUMNS, type Section } from './lib/report.js';
@@ -36,14 +37,22 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-function header(scale: Scale, facts: MachineFacts, ran: string[], loads: [number, number], started: Date, minutes: number): string {
+/** The commit measured: `git rev-parse` (marked when src/ has uncommitted changes), else BENCH_COMMIT, else unknown. */
+async function commitOf(repo: string): Promise<string> {
+  const head = await execa('git', ['-C', repo, 'rev-parse', '--short=12', 'HEAD'], { reject: false, stdin: 'ignore' });
+  if (head.exitCode !== 0) return process.env.BENCH_COMMIT || 'unknown (not a git checkout)';
+  const dirty = await execa('git', ['-C', repo, 'status', '--porcelain', '--', 'src', 'package.json'], { reject: false, stdin: 'ignore' });
+  return `${String(head.stdout).trim()}${String(dirty.stdout).trim() ? ' with uncommitted changes in src/' : ''}`;
+}
+
+function header(scale: Scale, facts: MachineFacts, commit: string, ran: string[], loads: [number, number], started: Date, minutes: number): string {
   const lines = ['# tend benchmarks', ''];
   if (scale.quick) {
     lines.push('> **Quick run** (`BENCH_QUICK=1`): reduced scale and repetitions, to prove the bench runs end to end. '
       + 'These are not the final figures; the final run uses `npm run bench` on a quiet machine.', '');
   }
   lines.push(
-    `Written by \`npm run bench\` (bench/run.ts) on ${started.toISOString().replace(/\.\d+Z$/, 'Z')}, ${minutes.toFixed(1)} min. `
+    `Written by \`npm run bench\` (bench/run.ts) on ${started.toISOString().replace(/\.\d+Z$/, 'Z')}, ${minutes.toFixed(1)} min, measuring tend ${commit}. `
     + `Scenarios run: ${ran.join(', ')}. Repetitions per figure: ${scale.reps} (planner: ${Math.max(5, scale.reps)}). `
     + `Each figure is the median with the min–max spread and the number of runs; ratios are computed pair by pair `
     + '(the two measurements of one repetition, taken back to back) and then summarized the same way.',
@@ -122,11 +131,12 @@ async function main(): Promise<number> {
     ? ['## Targets at a glance', '', 'From issue 8; reported against, never asserted (tests hold no timing assertions).', '',
       renderTable({ columns: [...TARGET_COLUMNS, 'section'], rows: targets }), ''].join('\n')
     : '';
-  const md = [header(scale, facts, ids, [loadStart, load1()], started, minutes), summary, ...sections.map(renderSection)].join('\n');
+  const commit = await commitOf(ctx.repo);
+  const md = [header(scale, facts, commit, ids, [loadStart, load1()], started, minutes), summary, ...sections.map(renderSection)].join('\n');
   const out = args.out ?? join(ctx.repo, 'bench', 'RESULTS.md');
   writeFileSync(out, `${md.trimEnd()}\n`);
   writeFileSync(out.replace(/\.md$/, '') + '.json', `${JSON.stringify({
-    startedAt: started.toISOString(), scale, facts, load: [loadStart, load1()],
+    startedAt: started.toISOString(), commit, scale, facts, load: [loadStart, load1()],
     sections: sections.map((s) => ({ id: s.id, status: s.status, targets: s.targets, raw: s.raw })),
   }, null, 2)}\n`);
   log(`wrote ${out}`);

@@ -74,6 +74,17 @@ async function runningCount(label: string): Promise<number> {
   return (await engine().listContainers({ filters: { label: [label], status: ['running'] } })).length;
 }
 
+/** Container ids by name, of the containers carrying `label`. */
+async function idsOf(label: string): Promise<Map<string, string>> {
+  const list = await engine().listContainers({ all: true, filters: { label: [label] } });
+  return new Map(list.map((c) => [c.Names[0] ?? c.Id, c.Id]));
+}
+
+/** How many containers of `before` are gone or were replaced in `after` (by name). */
+function replaced(before: Map<string, string>, after: Map<string, string>): number {
+  return [...before].filter(([name, id]) => after.get(name) !== id).length;
+}
+
 async function envOf(container: string, key: string): Promise<string | undefined> {
   const info = await engine().getContainer(container).inspect();
   return info.Config.Env.find((e) => e.startsWith(`${key}=`))?.slice(key.length + 1);
@@ -132,12 +143,15 @@ export async function runCompose(ctx: BenchContext): Promise<Section> {
       desire(false);
       tendMs.cold.push((await root.tend(['reconcile'])).ms);
       if ((await runningCount(`tend.app=${root.app}`)) !== n) throw new Error(`tend: not ${n} containers running after cold converge`);
-      const noop = await root.tend(['reconcile']);
-      tendMs.noop.push(noop.ms);
+      const ids = await idsOf(`tend.app=${root.app}`);
+      tendMs.noop.push((await root.tend(['reconcile'])).ms);
+      const idsNoop = await idsOf(`tend.app=${root.app}`);
+      if (replaced(ids, idsNoop) !== 0) throw new Error('tend: the no-op run replaced containers');
       desire(true);
       tendMs.change.push((await root.tend(['reconcile'])).ms);
       if ((await envOf(`${root.app}-i00`, 'BENCH_REV')) !== 'b') throw new Error('tend: the env change did not reach the container');
       if ((await runningCount(`tend.app=${root.app}`)) !== n) throw new Error(`tend: not ${n} containers running after the change`);
+      if (replaced(idsNoop, await idsOf(`tend.app=${root.app}`)) !== 1) throw new Error('tend: the change replaced other containers than the changed one');
       await root.stopAll();
       rmSync(join(root.dir, 'instances'), { recursive: true, force: true });
     };
@@ -148,7 +162,10 @@ export async function runCompose(ctx: BenchContext): Promise<Section> {
       await allHealthy(composePorts);
       composeHealthyMs.cold.push(performance.now() - t0);
       if ((await runningCount(projectLabel)) !== n) throw new Error(`compose: not ${n} containers running after cold converge`);
+      const ids = await idsOf(projectLabel);
       composeMs.noop.push((await composeUp()).ms);
+      const idsNoop = await idsOf(projectLabel);
+      if (replaced(ids, idsNoop) !== 0) throw new Error('compose: the no-op run replaced containers');
       writeFileSync(cfile, composeFile(composeImage, root.app, composePorts, join(cdir, 'data'), true));
       t0 = performance.now();
       const change = await composeUp();
@@ -156,6 +173,7 @@ export async function runCompose(ctx: BenchContext): Promise<Section> {
       await allHealthy([composePorts[0]!]);
       composeHealthyMs.change.push(performance.now() - t0);
       if ((await envOf(`${project}_s00_1`, 'BENCH_REV')) !== 'b') throw new Error('compose: the env change did not reach the container');
+      if (replaced(idsNoop, await idsOf(projectLabel)) !== 1) throw new Error('compose: the change replaced other containers than the changed one');
       await removeContainersLabelled(engine(), [projectLabel]);
       rmSync(join(cdir, 'data'), { recursive: true, force: true });
     };
@@ -196,7 +214,8 @@ export async function runCompose(ctx: BenchContext): Promise<Section> {
     + 'polling every /health until it answers 200, for a like-for-like view of the converge figures.',
     'A repetition runs all three figures for one tool, removes its containers (and for tend its instances/ folder), then does the same for the other tool; '
     + 'the order alternates between repetitions, after one untimed warm-up round each. "No-op" is the same command again with nothing changed; '
-    + '"one change" edits `BENCH_REV` of the first container (one desired file, one compose service).',
+    + '"one change" edits `BENCH_REV` of the first container (one desired file, one compose service). Checked each time (untimed): '
+    + 'all containers running, the no-op replaced none, the change replaced exactly one and its env holds the new value.',
   );
   const row = (f: Figure) => [LABEL[f], fmt(tendMs[f], 'ms'), fmt(composeMs[f], 'ms'), fmtRatio(ratios(tendMs[f], composeMs[f])), fmtRatio(ratios(composeMs[f], tendMs[f]))];
   s.tables.push({

@@ -86,7 +86,7 @@ export async function runDryRun(ctx: BenchContext): Promise<Section> {
     await root.destroy();
   }
 
-  const per = (n: number) => ORDER.map((rt) => `${n / 3} ${rt}`).join(', ');
+  const per = (n: number) => ORDER.map((rt, k) => `${Math.floor(n / 3) + (k < n % 3 ? 1 : 0)} ${rt}`).join(', ');
   s.notes.push(
     `One deployment root (the fixture app, release v1.0.0 built once in ${num(buildMs / 1000)} s), instances split evenly over `
     + `${ORDER.join(', ')} (user scope) and converged with \`tend reconcile\` before timing; each size checked to plan \`unchanged\` for every instance. `
