@@ -48,7 +48,7 @@ export interface ExecuteOptions {
   driverFor?: (runtime: Runtime) => Promise<Driver>;
   /** Builds at once (default 1). */
   buildConcurrency?: number;
-  /** Told when a build this run started ends (the agent's metrics). */
+  /** Told when a build this run carried out ends (not when it reused a release another process built meanwhile). */
   onBuild?: (version: string, durationMs: number, ok: boolean) => void;
 }
 
@@ -130,7 +130,8 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
           opts.onBuild?.(action.version!, Date.now() - started, false);
           throw err;
         });
-        opts.onBuild?.(action.version, Date.now() - started, true);
+        // Reused: another process built it while this one waited for the version's build lock.
+        if (r.outcome !== 'reused') opts.onBuild?.(action.version, Date.now() - started, true);
         opts.releases.built[action.version] = {
           version: action.version, commit: action.commit, valid: true, ...(r.manifest.image?.id ? { imageId: r.manifest.image.id } : {}),
         };
