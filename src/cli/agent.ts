@@ -5,6 +5,7 @@ import { Agent } from '../agent/agent.js';
 import { createAgentLogger, readSecretValues, type Logger } from '../agent/logger.js';
 import { runAgent } from '../agent/run.js';
 import { loadConfig } from '../spec/config.js';
+import { registerAgentInstall } from './agent-install.js';
 import type { GlobalOptions } from './load.js';
 
 interface AgentCliOptions {
@@ -103,5 +104,5 @@ export function registerAgent(program: Command): void {
         process.exitCode = 1;
       }
     });
-  void agent; // install/uninstall subcommands are registered here once src/cli/agent-install.ts lands
+  registerAgentInstall(agent);
 }
