@@ -3,6 +3,7 @@ import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, re
 import { basename, dirname, join, sep } from 'node:path';
 import { LOG_FILE } from '../release/manifest.js';
 import type { RootPaths } from '../spec/config.js';
+import { AGENT_LOG } from './install.js';
 
 const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3 };
 
@@ -171,7 +172,8 @@ function entries(dir: string) {
 }
 
 /**
- * `instances/<name>/logs/*.log` and `releases/<version>/build.log`, sorted; symlinks are not followed
+ * `instances/<name>/logs/*.log`, `instances/.agent.log` (the installed agent's own output) and
+ * `releases/<version>/build.log`, sorted; symlinks are not followed
  * and in-progress builds (`releases/.staging-*`) are left out.
  */
 export function logFilesOf(paths: Pick<RootPaths, 'instances' | 'releases'>): string[] {
@@ -181,6 +183,12 @@ export function logFilesOf(paths: Pick<RootPaths, 'instances' | 'releases'>): st
     const logs = join(paths.instances, inst.name, 'logs');
     if (!isDir(logs)) continue;
     for (const f of entries(logs)) if (f.isFile() && f.name.endsWith('.log')) out.push(join(logs, f.name));
+  }
+  const agentLog = join(paths.instances, AGENT_LOG);
+  try {
+    if (lstatSync(agentLog).isFile()) out.push(agentLog);
+  } catch {
+    // the agent does not log there (not installed as a service)
   }
   for (const rel of entries(paths.releases)) {
     if (!rel.isDirectory() || rel.name.startsWith('.')) continue;
