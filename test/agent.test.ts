@@ -180,4 +180,16 @@ describe.skipIf(gate.skip)('tend agent on tmux (real agent process, real tmux se
     expect(row.message).toMatch(/rolled back to v1\.0\.0/);
     expect(await version('web')).toBe('v1.0.0');
   }, 120_000);
+
+  it('after a reboot (tmux server gone, agent started again) the agent recreates the sessions', async () => {
+    desire('web', 'v1.1.0');
+    await ready('web', 'v1.1.0');
+    expect((await agent!.stop('SIGTERM')).code).toBe(0);
+    agent = undefined;
+    expect((await execa('tmux', ['-L', socket, 'kill-server'], { reject: false })).exitCode).toBe(0);
+    expect(await version('web').catch(() => 'down')).toBe('down');
+    agent = await startAgent(root);
+    await serving('web', 'v1.1.0');
+    await ready('web', 'v1.1.0');
+  }, 120_000);
 });
