@@ -59,6 +59,9 @@ describe('createAgentLogger to a file', () => {
     expect(lines[1]).toMatchObject({ phase: 'Degraded' });
     expect(lines[2]).toMatchObject({ action: 'build:v1.2.0' });
     expect(Number.isNaN(Date.parse(String(lines[0]!.time)))).toBe(false);
+    // The executor's per-action debug lines are asked for only when the logger's level lets them through.
+    expect(exec.debug).toBe(true);
+    expect(execLog(createAgentLogger({ destination: join(scratch('log'), 'info.log') })).debug).toBe(false);
   });
 
   it('redacts keys that are secret by name, at the top level and nested', () => {

@@ -156,9 +156,11 @@ export function instanceLogger(logger: Logger, name: string): Logger {
   return logger.child({ instance: name });
 }
 
-/** The executor's Log callback, writing through pino (fields become the line's fields). */
+/** The executor's Log callback, writing through pino (fields become the line's fields; debug lines when the logger's level lets them through). */
 export function execLog(logger: Logger): Log {
-  return (level, message, fields) => {
+  const log: Log = (level, message, fields) => {
     logger[level](fields ?? {}, message);
   };
+  log.debug = logger.isLevelEnabled('debug');
+  return log;
 }

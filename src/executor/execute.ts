@@ -26,8 +26,9 @@ import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
 import { faultSwitch, type FaultSwitch } from './faults.js';
 
-export type LogLevel = 'info' | 'warn' | 'error';
-export type Log = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** `debug` lines (each action as it starts) go only to a Log that asks for them with `debug: true`. */
+export type Log = ((level: LogLevel, message: string, fields?: Record<string, unknown>) => void) & { debug?: boolean };
 
 export interface ExecuteOptions {
   desired: DesiredState;
@@ -229,6 +230,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
           updateStatus(file, { crashes, message: action.reason });
         }
         try {
+          if (log.debug) log('debug', `${ip.name}: ${action.type} starting`, { instance: ip.name, action: action.id });
           await runAction(action);
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);
