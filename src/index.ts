@@ -19,3 +19,9 @@ export { appendHistory, readHistoryFile, lastHealthy, readStatus, writeStatus, u
 export { status, statusDetail, parsePrometheusText, readAppMetrics, type InstanceStatus, type InstanceDetail, type StatusOptions, type DetailOptions, type AppMetrics } from './status/index.js';
 export { createAgentLogger, instanceLogger, execLog, readSecretValues, type AgentLoggerOptions } from './agent/logger.js';
 export { rotateLogs, logFilesOf, logRoots, parseSize, type RotateOptions, type RotateReport } from './agent/logrotate.js';
+/** Imperative commands as edits of desired files followed by a reconcile of those instances (`tend start|stop|restart|update`). */
+export { editAndApply, reconcileInstances, type EditOptions, type EditResult, type DesiredEdit, type InstanceOutcomeSummary } from './ops/edit.js';
+export { startInstance, stopInstance, setInstanceState, restartInstance, requestRestart, type RestartOptions, type RestartResult } from './ops/lifecycle.js';
+export { updateInstances, assertTagExists, type UpdateTarget, type UpdateResult } from './ops/update.js';
+/** An instance's output (`tend logs`): journalctl, the Docker Engine's logs, or instances/<name>/logs/. */
+export { instanceLogs, logSourceOf, parseSince, type LogsOptions, type LogSource } from './ops/logs.js';

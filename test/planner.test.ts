@@ -773,6 +773,58 @@ const rows: Row[] = [
     summary: { unchanged: 1 },
   },
   {
+    name: 'restart requested at the instant the process started, written without milliseconds: unchanged (compared as times, not text)',
+    input: () => {
+      const entry = validEntry('web');
+      const st = deployedState('web', entry, C1, 'digest-empty', { restartRequestedAt: '2024-05-02T09:00:00Z' });
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { startedAt: '2024-05-02T09:00:00.000Z' })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'unchanged', disruption: 'none', actions: [], reason: 'up to date' }],
+    actions: [],
+    summary: { unchanged: 1 },
+  },
+  {
+    name: 'restart requested after the start, one millisecond: restart',
+    input: () => {
+      const entry = validEntry('web');
+      const st = deployedState('web', entry, C1, 'digest-empty', { restartRequestedAt: '2024-05-02T09:00:00.001Z' });
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { startedAt: '2024-05-02T09:00:00Z' })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'restart', disruption: 'restart', actions: ['restart', 'verify-health'], reason: 'restart requested at 2024-05-02T09:00:00.001Z' }],
+    summary: { change: 1 },
+  },
+  {
+    name: 'restart requested, but the instance is stopped as desired (state: stopped): nothing to restart',
+    input: () => {
+      const entry = validEntry('web', { state: 'stopped' });
+      const st = deployedState('web', entry, C1, 'digest-empty', { restartRequestedAt: '2024-05-02T12:00:00.000Z' });
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { state: 'stopped', startedAt: '2024-05-02T09:00:00.000Z' })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'unchanged', disruption: 'none', actions: [], reason: 'stopped, as desired' }],
+    actions: [],
+    summary: { unchanged: 1 },
+  },
+  {
+    name: 'restart requested while state: stopped and the process still runs: stopped, not restarted',
+    input: () => {
+      const entry = validEntry('web', { state: 'stopped' });
+      const st = deployedState('web', entry, C1, 'digest-empty', { restartRequestedAt: '2024-05-02T12:00:00.000Z' });
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { startedAt: '2024-05-02T09:00:00.000Z' })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'stop', disruption: 'stop', actions: ['stop'], reason: 'state: stopped' }],
+    summary: { change: 1 },
+  },
+  {
+    name: 'restart requested while the process is stopped (state: running): started, not restarted',
+    input: () => {
+      const entry = validEntry('web');
+      const st = deployedState('web', entry, C1, 'digest-empty', { restartRequestedAt: '2024-05-02T12:00:00.000Z' });
+      return input({ desired: desired([entry]), observed: observed([upToDateItem(entry, C1, st, { state: 'stopped', startedAt: '2024-05-02T09:00:00.000Z' })]), states: { web: st } });
+    },
+    instances: [{ name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'], reason: 'oubliette-web.service is stopped' }],
+    summary: { change: 1 },
+  },
+  {
     name: 'runs the desired spec but no status.json records it as applied (crash before the health check): verify health only',
     input: () => {
       const entry = validEntry('web');

@@ -164,7 +164,7 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
       return plan('start', 'none', `${target} died (${exit})`, [...steps, ...removeOthers]);
     }
     const requested = ctx.state?.restartRequestedAt;
-    if (requested && (!current.startedAt || requested > current.startedAt)) {
+    if (requested && restartDue(requested, current.startedAt)) {
       return plan('restart', 'restart', `restart requested at ${requested}`, [
         { type: 'restart', runtime, target, reason: `restart ${target}` },
         { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
@@ -209,6 +209,18 @@ function changedFields(current: ObservedItem, tag: string, commit: string, state
   out.push(...specDiff(applied.spec, spec));
   if (applied.envDigest !== envDigest) out.push({ field: '.env', sensitive: true });
   return out;
+}
+
+/**
+ * A restart request (`tend restart`, requests.json) is due while the running process started before it
+ * (compared as times: `...00Z` and `...00.000Z` are the same instant). An unreadable request is ignored;
+ * an unknown start time counts as before it.
+ */
+export function restartDue(requestedAt: string, startedAt: string | undefined): boolean {
+  const requested = Date.parse(requestedAt);
+  if (Number.isNaN(requested)) return false;
+  const started = startedAt === undefined ? NaN : Date.parse(startedAt);
+  return Number.isNaN(started) || requested > started;
 }
 
 function healthLabel(h: Valid['spec']['health']): string {

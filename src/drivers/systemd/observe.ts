@@ -77,10 +77,18 @@ export function stateOf(p: Record<string, string>): ObservedState {
 
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
-/** `@1732212345` (systemctl --timestamp=unix) as ISO; undefined when empty or unset. */
-function unixToIso(v: string | undefined): string | undefined {
-  const m = /^@(\d+)$/.exec(v ?? '');
-  return m && m[1] !== '0' ? new Date(Number(m[1]) * 1000).toISOString() : undefined;
+/**
+ * A systemd timestamp as ISO: `Sat 2026-11-21 21:53:25.552865 UTC` (systemctl --timestamp=us+utc, to the
+ * microsecond, so a restart request made in the same second as a start compares right) or `@1732212345`
+ * (--timestamp=unix); undefined when empty or unset.
+ */
+export function timestampToIso(v: string | undefined): string | undefined {
+  const unix = /^@(\d+)$/.exec(v ?? '');
+  if (unix) return unix[1] !== '0' ? new Date(Number(unix[1]) * 1000).toISOString() : undefined;
+  const us = /(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))? UTC$/.exec(v ?? '');
+  if (!us) return undefined;
+  const t = Date.parse(`${us[1]}T${us[2]}.${(us[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`);
+  return Number.isNaN(t) || t === 0 ? undefined : new Date(t).toISOString();
 }
 
 export function toItem(file: UnitFile, props: Record<string, string> | undefined, app: string): ObservedItem {
@@ -96,12 +104,12 @@ export function toItem(file: UnitFile, props: Record<string, string> | undefined
   if (owned && file.marks.version !== '') item.version = file.marks.version;
   if (owned && file.marks.specHash !== '') item.specHash = file.marks.specHash;
   if (item.state === 'running') {
-    const started = unixToIso(p.ExecMainStartTimestamp);
+    const started = timestampToIso(p.ExecMainStartTimestamp);
     if (started) item.startedAt = started;
   }
   const restarts = Number(p.NRestarts);
   if (p.NRestarts !== undefined && Number.isInteger(restarts) && restarts > 0) item.restarts = restarts;
-  if (item.state !== 'running' && unixToIso(p.ExecMainStartTimestamp)) {
+  if (item.state !== 'running' && timestampToIso(p.ExecMainStartTimestamp)) {
     // ExecMainCode: 1 = exited (status is the exit code), 2 = killed, 3 = dumped (status is the signal).
     const status = Number(p.ExecMainStatus);
     if (p.ExecMainCode === '1' && Number.isInteger(status)) item.exitStatus = status;
@@ -131,7 +139,7 @@ export async function observeSystemd(ctx: ObserveContext): Promise<SystemdObserv
     const files = unitFiles(unitDirOf(scope), ctx.config.app);
     // One call whatever the count; with no units it asks the manager itself, to know it answers.
     const args = files.length > 0
-      ? ['show', '--timestamp=unix', `--property=${SHOW_PROPERTIES.join(',')}`, '--', ...files.map((f) => f.unit)]
+      ? ['show', '--timestamp=us+utc', `--property=${SHOW_PROPERTIES.join(',')}`, '--', ...files.map((f) => f.unit)]
       : ['show', '--property=Version'];
     const r = await systemctl(args, run);
     if (r.exitCode !== 0) {

@@ -1,0 +1,47 @@
+// Shared by the commands that edit desired files and reconcile (start, stop, restart, update): loading
+// the project, printing edits and outcomes, and turning OpsError into exit 1.
+import type { Command } from 'commander';
+import type { EditResult, InstanceOutcomeSummary, Project } from '../ops/edit.js';
+import { OpsError } from '../ops/guard.js';
+import type { Log } from '../executor/execute.js';
+import { formatDiagnostic } from '../views/diagnostics.js';
+import { loadRoot, type GlobalOptions } from './load.js';
+
+/** The deployment root (`-C DIR` or the working dir); throws OpsError listing tend.yaml's errors. */
+export function projectOf(cmd: Command): Project {
+  const root = loadRoot(cmd.optsWithGlobals<GlobalOptions>(), 'plan');
+  if (!root.desired) {
+    const errors = root.diagnostics.filter((d) => d.severity === 'error');
+    throw new OpsError(errors.map(formatDiagnostic).join('\n') || 'tend.yaml is not usable', 'invalid', root.diagnostics);
+  }
+  return { desired: root.desired, paths: root.paths };
+}
+
+/** Reconcile progress on stderr, as `tend reconcile` prints it. */
+export const stderrLog: Log = (level, message) => process.stderr.write(`${level}: ${message}\n`);
+
+export function printEdits(r: Pick<EditResult, 'edits' | 'unchanged' | 'commitHint'>, key: string, value: string): void {
+  for (const e of r.edits) process.stdout.write(`${e.file}: ${e.key} ${e.from === undefined ? '(unset)' : String(e.from)} -> ${e.to}\n`);
+  for (const n of r.unchanged) process.stdout.write(`${n}: already ${key}: ${value}\n`);
+  if (r.commitHint) {
+    const files = r.edits.map((e) => e.file).join(' ');
+    process.stdout.write(`${files} ${r.edits.length > 1 ? 'are' : 'is'} in a git repository: commit the change so it stays the source of truth (git commit ${files})\n`);
+  }
+}
+
+export function printOutcomes(outcomes: readonly InstanceOutcomeSummary[]): void {
+  for (const o of outcomes) {
+    process.stdout.write(`${o.name}: ${o.phase ?? 'unchanged'}${o.version ? ` (${o.version})` : ''}${o.message ? `: ${o.message}` : ''}\n`);
+  }
+}
+
+/** Runs a command body; OpsError (and any other error) is printed as `error: ...` with exit 1. */
+export async function guarded(body: () => Promise<number>): Promise<void> {
+  try {
+    process.exitCode = await body();
+  } catch (err) {
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (!(err instanceof OpsError) && err instanceof Error && err.stack && process.env.TEND_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  }
+}
