@@ -14,6 +14,11 @@ export interface PlanOptions {
   prune?: boolean;
   /** `--force`: override the deletion breaker and held versions. */
   force?: boolean;
+  /**
+   * Instances whose removal was asked for explicitly (`tend delete`, a failed `tend create`): when their
+   * desired file is gone, what tend owns of them is deleted whatever prune, an empty desired/ or the breaker say.
+   */
+  remove?: ReadonlySet<string>;
 }
 
 export function plan(desired: DesiredState, observed: Observed, releases: ReleaseCatalog, instanceStates: InstanceStates, options: PlanOptions = {}): Plan {
@@ -55,6 +60,7 @@ export function plan(desired: DesiredState, observed: Observed, releases: Releas
   instances.push(...planRemovals({
     desired, removed, owned, declaredCount: declared.size, builder, diagnostics,
     prune: options.prune === true || config.prune.deleteRemoved, force: options.force ?? false,
+    ...(options.remove ? { remove: options.remove } : {}),
   }));
 
   for (const item of items.filter((i) => !i.owned).sort((a, b) => (a.id < b.id ? -1 : 1))) {

@@ -13,11 +13,16 @@ export interface RemovalInput {
   force: boolean;
   builder: ActionBuilder;
   diagnostics: Diagnostic[];
+  /** Removals asked for explicitly (PlanOptions.remove): deleted outside the rules below. */
+  remove?: ReadonlySet<string>;
 }
 
 export function planRemovals(input: RemovalInput): InstancePlan[] {
-  const { desired, removed, owned, builder, diagnostics } = input;
-  if (removed.length === 0) return [];
+  const { desired, owned, builder, diagnostics } = input;
+  const asked = (name: string) => input.remove?.has(name) === true;
+  if (input.removed.length === 0) return [];
+  // The rules (prune, empty desired/, breaker) judge only the removals nobody asked for by name.
+  const removed = input.removed.filter((n) => !asked(n));
   const dir = desired.desiredDir;
   const emptyDesired = !desired.dirExists || desired.entries.length === 0;
   const total = new Set([...desired.entries.map((e) => e.name), ...owned.keys()]).size;
@@ -26,7 +31,9 @@ export function planRemovals(input: RemovalInput): InstancePlan[] {
   const breakerTrips = share > maxShare && !input.force;
 
   let why: string | undefined;
-  if (emptyDesired) {
+  if (removed.length === 0) {
+    // Only removals asked for by name: none of the rules applies.
+  } else if (emptyDesired) {
     why = `${dir}/ is ${desired.dirExists ? 'empty' : 'missing'}: nothing is deleted`;
     diagnostics.push({ severity: 'warning', file: dir, message: `${why} (${removed.length} instance${removed.length > 1 ? 's' : ''} found without a desired file)` });
   } else if (!input.prune) {
@@ -36,12 +43,12 @@ export function planRemovals(input: RemovalInput): InstancePlan[] {
     diagnostics.push({ severity: 'error', message: `refusing to delete ${removed.length} of ${total} instances (${removed.join(', ')}): more than prune.maxShare ${Math.round(maxShare * 100)}%; pass --force to allow` });
   }
 
-  return removed.map((name): InstancePlan => {
+  return input.removed.map((name): InstancePlan => {
     const items = [...(owned.get(name) ?? [])].sort((a, b) => (a.runtime < b.runtime ? -1 : 1));
     const where = items.map((i) => `${RUNTIME_NOUN[i.runtime]} ${i.id}`).join(', ');
     const version = items.find((i) => i.version)?.version;
     const common = { name, runtime: items[0]?.runtime, fields: [], ...(version ? { version } : {}) };
-    if (why !== undefined) {
+    if (why !== undefined && !asked(name)) {
       const change = breakerTrips && !emptyDesired && input.prune ? 'blocked' as const : 'orphan' as const;
       const actions = builder.chain(name, change, [{ type: 'orphan', runtime: items[0]?.runtime, target: items[0]?.id, reason: `${dir}/${name}.yaml is gone; ${why}` }]);
       return { ...common, change, disruption: 'none', actions, reason: `${dir}/${name}.yaml is gone (${where}); ${why}` };
@@ -50,6 +57,7 @@ export function planRemovals(input: RemovalInput): InstancePlan[] {
       ...(i.state === 'running' ? [{ type: 'stop' as const, runtime: i.runtime, target: i.id, reason: `stop ${i.id}` }] : []),
       { type: 'delete' as const, runtime: i.runtime, target: i.id, reason: `remove ${RUNTIME_NOUN[i.runtime]} ${i.id}`, disruption: 'delete' as const },
     ]));
-    return { ...common, change: 'delete', disruption: 'delete', actions, reason: `${dir}/${name}.yaml is gone and deletion is on` };
+    const reason = asked(name) ? `deletion of ${name} was asked for (${where})` : `${dir}/${name}.yaml is gone and deletion is on`;
+    return { ...common, change: 'delete', disruption: 'delete', actions, reason };
   });
 }
