@@ -116,6 +116,8 @@ function nudgeReaper(panes: readonly PaneInfo[]): void {
 /** Every session on the socket: one tmux process. No server means no sessions. */
 export async function listPanes(run: TmuxRun): Promise<PaneListing> {
   const out = await tmux([['list-panes', '-a', '-F', PANE_FORMAT]], run);
+  // A server kept up without sessions (exit-empty off) answers `list-panes -a` with "no current target" (tmux 3.3).
+  if (out.status === 'error' && /no current target/.test(out.message)) return { status: 'ok', panes: [] };
   if (out.status === 'error') return out;
   const panes = out.status === 'ok' ? parsePanes(out.stdout) : [];
   nudgeReaper(panes);
