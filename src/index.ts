@@ -25,3 +25,14 @@ export { startInstance, stopInstance, setInstanceState, restartInstance, request
 export { updateInstances, assertTagExists, type UpdateTarget, type UpdateResult } from './ops/update.js';
 /** An instance's output (`tend logs`): journalctl, the Docker Engine's logs, or instances/<name>/logs/. */
 export { instanceLogs, logSourceOf, parseSince, type LogsOptions, type LogSource } from './ops/logs.js';
+/** Opening a deployment root without the CLI; the operator functions' Project and error type. */
+export { openProject, assertInstanceName, type OpenProjectOptions } from './ops/project.js';
+export type { Project } from './ops/edit.js';
+export { OpsError, desiredEditRefusal, type OpsErrorKind } from './ops/guard.js';
+/** `tend create`, `tend delete`, `tend init`, `tend secret set|unset`. */
+export { createInstance, type CreateOptions, type CreateResult } from './ops/create.js';
+export { deleteInstance, previewDelete, type DeleteOptions, type DeleteResult, type DeletePreview } from './ops/delete.js';
+export { removeFromRuntimes, type RemoveOptions, type RemoveResult } from './ops/remove.js';
+export { initRoot, type InitOptions, type InitResult } from './ops/init.js';
+export { setSecret, unsetSecret, type SecretOptions, type SetSecretOptions, type UnsetSecretOptions, type SecretResult } from './ops/secret.js';
+export { editEnvFile, formatEnvLine, type EnvEdit } from './ops/env-file.js';

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { adopt, cleanupStopped, discover, type AdoptResult, type Discovery, type FoundContainer } from '../discover/index.js';
 import { withConfiguredPorts } from '../discover/scan.js';
 import { adoptionFile } from '../discover/records.js';
+import { desiredEditRefusal } from '../ops/guard.js';
 import { requireRoot } from './release-usage.js';
 
 interface DiscoverOptions {
@@ -50,8 +51,9 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  if (opts.adopt && config.agent.git.pull && !opts.local) {
-    process.stderr.write('error: agent.git.pull is on, so desired files come from git: adopt in a checkout and commit the files, or pass --local\n');
+  const refusal = opts.adopt ? desiredEditRefusal(config, opts.local, 'adopt') : undefined;
+  if (refusal) {
+    process.stderr.write(`error: ${refusal}\n`);
     process.exitCode = 1;
     return;
   }

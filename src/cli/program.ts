@@ -2,13 +2,17 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerCreate } from './create.js';
+import { registerDelete } from './delete.js';
 import { registerDiscover } from './discover.js';
 import { registerHistory } from './history.js';
+import { registerInit } from './init.js';
 import { registerLifecycle } from './lifecycle.js';
 import { registerLogs } from './logs.js';
 import { registerReconcile } from './reconcile.js';
 import { registerReleases } from './releases.js';
 import { registerRollback } from './rollback.js';
+import { registerSecret } from './secret.js';
 import { registerStatus } from './status.js';
 import { registerUpdate } from './update.js';
 import { registerValidate } from './validate.js';
@@ -48,6 +52,10 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerHistory(program);
   registerAgent(program);
+  registerInit(program);
+  registerCreate(program);
+  registerDelete(program);
+  registerSecret(program);
   registerLifecycle(program);
   registerUpdate(program);
   registerLogs(program);
