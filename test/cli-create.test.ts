@@ -203,7 +203,7 @@ describe.skipIf(tmuxGate.skip)('tend create / delete on tmux', () => {
     expect(await leftovers(root, app, 'again')).toEqual([]);
   }, 90_000);
 
-  it('with agent.git.pull on, create and delete refuse unless --local', async () => {
+  it('with agent.git.pull on, create, delete and rollback refuse unless --local', async () => {
     const file = join(root, 'tend.yaml');
     const before = readFileSync(file, 'utf8');
     writeFileSync(file, `${before}\nagent:\n  git:\n    pull: true\n`);
@@ -214,6 +214,10 @@ describe.skipIf(tmuxGate.skip)('tend create / delete on tmux', () => {
       expect(refused.stderr).toContain('agent.git.pull is on, so desired files come from git: create gp in a checkout and commit it');
       expect(await leftovers(root, app, 'gp')).toEqual([]);
       expect((await run(['create', 'gp', '--port', String(port), '--no-apply', '--local'])).code).toBe(0);
+      const rollback = await run(['rollback', 'gp', '--to', 'v1.0.0', '--no-apply']);
+      expect(rollback.code).toBe(1);
+      expect(rollback.stderr).toContain('agent.git.pull is on, so desired files come from git: roll gp back in a checkout');
+      expect(readFileSync(join(root, 'desired', 'gp.yaml'), 'utf8')).toContain('version: v1.1.0');
       const del = await run(['delete', 'gp', '--yes']);
       expect(del.code).toBe(1);
       expect(del.stderr).toContain('agent.git.pull is on');

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { reconcile } from '../executor/reconcile.js';
 import type { DesiredState, HistoryReason } from '../model/types.js';
 import { inGitRepo, setDesiredKey } from '../ops/desired-edit.js';
+import { desiredEditRefusal } from '../ops/guard.js';
 import type { RootPaths } from '../spec/config.js';
 import { historyPath, readHistory } from '../state/history.js';
 import { withInstanceLock } from '../state/lock.js';
@@ -47,13 +48,19 @@ export function registerRollback(program: Command): void {
     .description('write an earlier version into desired/<name>.yaml (default: the last healthy one before the current) and reconcile that instance')
     .option('--to <version>', 'the version to go back to (a git tag)')
     .option('--no-apply', 'only edit the desired file')
+    .option('--local', 'edit the desired file even though agent.git.pull is on')
     .addHelpText('after', '\nExit codes: 0 done, 1 errors (unknown instance, no earlier healthy version, a failed apply), 3 the version failed its health check and was held.')
-    .action(async (name: string, opts: { to?: string; apply: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { to?: string; apply: boolean; local?: boolean }, cmd: Command) => {
       const loaded = load(cmd);
       if (!loaded) return void (process.exitCode = 1);
       const entry = loaded.desired.entries.find((e) => e.name === name);
       if (!entry) {
         process.stderr.write(`error: no instance ${name} in ${loaded.desired.desiredDir}/\n`);
+        return void (process.exitCode = 1);
+      }
+      const refusal = desiredEditRefusal(loaded.desired.config, opts.local, `roll ${name} back`);
+      if (refusal) {
+        process.stderr.write(`error: ${refusal}\n`);
         return void (process.exitCode = 1);
       }
       const current = entry.status === 'valid' ? entry.spec.version : undefined;
