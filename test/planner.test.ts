@@ -1241,7 +1241,117 @@ function heldRows(): Row[] {
       actions: [],
       summary: { held: 1 },
     },
+    ...rolledBackUpkeepRows(),
+    ...autoRollbackOffRows(),
   ];
+}
+
+/** Rolled back and verified (phase RolledBack): v1.3.0, the applied spec, runs; v2.0.0 is held. Upkeep of v1.3.0 is no rollback. */
+function rolledBackUpkeepRows(): Row[] {
+  const at = '2024-05-01T10:00:00Z';
+  const next = validEntry('web', { version: 'v2.0.0' });
+  const running = validEntry('web');
+  const setup = (item: Parameters<typeof upToDateItem>[3], extra: Parameters<typeof instanceState>[1] = {}, crashes = 0): PlanInput => {
+    const base = deployedState('web', running, C1, '');
+    const held = { version: 'v2.0.0', specHash: hashOf(next, C2, base), at, reason: 'Health check timeout' };
+    const st = deployedState('web', running, C1, '', { held, phase: 'RolledBack', ...extra });
+    const h = st.applied!.specHash;
+    if (crashes > 0) st.crashes = [0, 10, 20, 30].slice(0, crashes).map((s) => ({ at: new Date(Date.parse('2024-05-02T10:00:00Z') + s * 1000).toISOString(), specHash: h, exitStatus: 1 }));
+    return input({
+      desired: desired([next]), observed: observed([upToDateItem(running, C1, st, item)]),
+      releases: standardReleases({ resolutions: { 'v2.0.0': resolved('v2.0.0', C2) }, built: [built('v2.0.0', C2)] }), states: { web: st },
+    });
+  };
+  /** Every action puts back the applied v1.3.0 spec under the plan's own change (never `rollback`), and nothing is built. */
+  const fromApplied = (change: Change) => (p: Plan, i: PlanInput) => {
+    expect(p.actions.length).toBeGreaterThan(0);
+    for (const a of p.actions) expect(a).toMatchObject({ from: 'applied', change, specHash: i.states.web!.applied!.specHash });
+    expect(p.actions.find((a) => a.version === 'v2.0.0' || a.type === 'build-release')).toBeUndefined();
+  };
+  return [
+    {
+      name: 'rolled back, then its process died: restarted like any dead process (start from applied, crash recorded, no backoff yet), not another rollback; phase RolledBack, v2.0.0 stays held',
+      input: () => setup({ state: 'failed', exitSignal: 'SIGKILL' }),
+      instances: [{
+        name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'], version: 'v1.3.0', phase: 'RolledBack', release: null,
+        reason: 'oubliette-web.service died (killed by SIGKILL); rolled back to v1.3.0, v2.0.0 stays held',
+      }],
+      summary: { change: 1 },
+      check: (p, i) => {
+        fromApplied('start')(p, i);
+        expect(p.actions[0]).toMatchObject({ type: 'start', crash: { specHash: i.states.web!.applied!.specHash, exitSignal: 'SIGKILL' } });
+        expect(p.actions[0]!.notBefore).toBeUndefined();
+      },
+    },
+    {
+      name: 'rolled back, died again after 2 recorded restarts of the applied spec: backoff 2s (notBefore = last restart + 2s), still v1.3.0',
+      input: () => setup({ state: 'failed', exitStatus: 3 }, {}, 2),
+      instances: [{ name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'], version: 'v1.3.0', phase: 'RolledBack', reason: 'died (exit status 3)' }],
+      summary: { change: 1 },
+      check: (p, i) => {
+        fromApplied('start')(p, i);
+        expect(p.actions[0]).toMatchObject({ notBefore: '2024-05-02T10:00:12.000Z', reason: expect.stringContaining('backoff 2s'), crash: { exitStatus: 3 } });
+      },
+    },
+    {
+      name: 'rolled back, then a crash loop of the applied spec (5 exits within 60s): Degraded, not restarted, and not the held v2.0.0 either',
+      input: () => setup({ state: 'failed', exitStatus: 1 }, {}, 4),
+      instances: [{
+        name: 'web', change: 'held', disruption: 'none', actions: [], version: 'v1.3.0', phase: 'Degraded',
+        reasonStartsWith: 'crash loop: 5 exits within 60s (last: exit status 1)', reason: 'rolled back to v1.3.0, v2.0.0 stays held',
+      }],
+      actions: [],
+      summary: { held: 1 },
+    },
+    {
+      name: 'rolled back, then stopped outside tend: started again from applied without a crash record, not another rollback',
+      input: () => setup({ state: 'stopped' }),
+      instances: [{ name: 'web', change: 'start', disruption: 'none', actions: ['start', 'verify-health'], version: 'v1.3.0', phase: 'RolledBack', reason: 'oubliette-web.service is stopped' }],
+      summary: { change: 1 },
+      check: (p, i) => {
+        fromApplied('start')(p, i);
+        expect(p.actions[0]!.crash).toBeUndefined();
+      },
+    },
+    {
+      name: 'rolled back, then a restart requested: the applied v1.3.0 is restarted (change restart, from applied), not another rollback',
+      input: () => setup({ startedAt: '2024-05-02T09:00:00.000Z' }, { restartRequestedAt: '2024-05-02T12:00:00.000Z' }),
+      instances: [{
+        name: 'web', change: 'restart', disruption: 'restart', actions: ['restart', 'verify-health'], version: 'v1.3.0', phase: 'RolledBack',
+        reason: 'restart requested at 2024-05-02T12:00:00.000Z; rolled back to v1.3.0, v2.0.0 stays held',
+      }],
+      summary: { change: 1 },
+      check: fromApplied('restart'),
+    },
+  ];
+}
+
+/** rollout.autoRollback: false, and the update to v2.0.0 failed its health check (held); v2.0.0 still runs. */
+function autoRollbackOffRows(): Row[] {
+  const at = '2024-05-01T10:00:00Z';
+  const off = { rollout: { autoRollback: false } };
+  const next = validEntry('web', { version: 'v2.0.0', ...off });
+  const setup = (phase: Phase): PlanInput => {
+    const base = deployedState('web', validEntry('web', off), C1, '');
+    const held = { version: 'v2.0.0', specHash: hashOf(next, C2, base), at, reason: 'Health check timeout after 30s: HTTP 500 from /health' };
+    const st = deployedState('web', validEntry('web', off), C1, '', { held, phase });
+    return input({
+      desired: desired([next]), observed: observed([upToDateItem(next, C2, st)]),
+      releases: standardReleases({ resolutions: { 'v2.0.0': resolved('v2.0.0', C2) }, built: [built('v2.0.0', C2)] }), states: { web: st },
+    });
+  };
+  const message = 'v2.0.0 failed health: Health check timeout after 30s: HTTP 500 from /health (rollout.autoRollback is off: not rolled back)';
+  return (['Progressing', 'Failed'] as const).map((phase): Row => ({
+    name: `held with rollout.autoRollback off, v2.0.0 still running (status ${phase}): held, phase Failed with the reason, not rolled back, not stopped`,
+    input: () => setup(phase),
+    instances: [{
+      name: 'web', change: 'held', disruption: 'none', actions: [], version: 'v2.0.0', phase: 'Failed',
+      reasonStartsWith: `held: v2.0.0 failed health at ${at}`, reason: 'tend retry web; rollout.autoRollback is off: not rolled back',
+    }],
+    actions: [],
+    summary: { held: 1 },
+    check: (p) => expect(p.instances[0]!.message).toBe(message),
+  }));
 }
 
 /** Checks every row must pass: ids unique, dependencies point backwards, instance actions exist, summary adds up. */

@@ -219,7 +219,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
     const file = statusPath(paths.instances, ip.name);
     const declared = opts.desired.entries.some((e) => e.name === ip.name);
     return withInstanceLock(paths, ip.name, async () => {
-      if (declared) updateStatus(file, { phase: 'Progressing', message: ip.reason, ...(ip.version ? { desiredVersion: ip.version } : {}) });
+      // Upkeep of a rollback target (`from: applied` but no rollback: a restart after it died) stays RolledBack meanwhile.
+      const upkeep = ip.change !== 'rollback' && chain.every((a) => a.from === 'applied');
+      if (declared) updateStatus(file, { phase: upkeep ? 'RolledBack' : 'Progressing', message: ip.reason, ...(ip.version ? { desiredVersion: ip.version } : {}) });
       let verified = false;
       for (const action of chain) {
         for (const dep of action.dependsOn) if (byId.get(dep)?.type === 'build-release') await build(dep);
@@ -277,6 +279,12 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       updateStatus(file, { phase: 'Failed', health, message: `Rollback to ${version} failed: ${reason}` });
       return;
     }
+    if (action.from === 'applied') {
+      // The rollback target, restarted, is not healthy either: like a failed rollback (the hold stays).
+      log('error', `${ip.name}: ${version} (rolled back to) failed its health check after a restart: ${reason}; nothing further is changed on this instance`, { instance: ip.name });
+      updateStatus(file, { phase: 'Failed', health, message: `${version} (rolled back to) failed health after a restart: ${reason}` });
+      return;
+    }
     log('warn', `${ip.name}: ${version} failed its health check: ${reason}`, { instance: ip.name });
     updateStatus(file, {
       phase: 'Progressing', health, message: `${version} failed health: ${reason}`,
@@ -326,6 +334,15 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       });
       return;
     }
+    if (last.from === 'applied') {
+      // Upkeep of the rollback target (restarted after it died): still rolled back, the hold stays, no history line.
+      const held = previous?.held;
+      updateStatus(file, {
+        phase: 'RolledBack', observedVersion: version, health, generation,
+        message: `Update failed, rolled back to ${version} (${held?.version ?? 'the new version'}: ${held?.reason ?? 'health check failed'}); restarted at ${at}`,
+      });
+      return;
+    }
     const entry = opts.desired.entries.find((e) => e.name === ip.name);
     const applied: AppliedSpec | undefined = spec && entry?.status === 'valid' && last.from !== 'applied' ? {
       specHash, version, commit: commitOf(version, last), runtime: entry.runtime, spec,
@@ -344,8 +361,9 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
     const held = opts.states[ip.name]?.held;
     if (ip.change === 'held' && (ip.phase === 'Degraded' || (ip.phase === 'Failed' && held)) && opts.states[ip.name]?.phase !== ip.phase) {
       // A crash loop the planner stopped restarting, or a held first start already stopped by a run that
-      // crashed before recording it: say so where status is read.
-      const message = ip.phase === 'Failed' && held ? heldFailedMessage(held) : ip.reason;
+      // crashed before recording it, or a failed update left running (rollout.autoRollback off): say so
+      // where status is read.
+      const message = ip.message ?? (ip.phase === 'Failed' && held ? heldFailedMessage(held) : ip.reason);
       log('error', `${ip.name}: ${ip.reason}`, { instance: ip.name });
       await withInstanceLock(paths, ip.name, () => updateStatus(statusPath(paths.instances, ip.name), { phase: ip.phase!, message }),
         { ...(opts.signal ? { signal: opts.signal } : {}) });

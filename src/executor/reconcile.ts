@@ -62,6 +62,13 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
   const last = new Map(r1.instances.map((o) => [o.name, o]));
   const again = new Set(r1.instances.filter((o) => o.result === 'unhealthy').map((o) => o.name));
   let finalPlan = p1;
+  /** Actions of an instance put back the last healthy spec (a rollback, or upkeep of the rollback target). */
+  const fromApplied = (p: Plan, name: string) => p.actions.some((a) => a.instance === name && a.from === 'applied');
+  /**
+   * Unhealthy, then held by the follow-up with nothing to do, and not a rollback (target) that failed:
+   * the failed version stays as it is by choice (rollout.autoRollback off), held like a rollback.
+   */
+  const settled = new Set<string>();
   if (again.size > 0) {
     const o2 = await observeAll(desired, paths);
     // --force must not override the hold just recorded: the follow-up always respects it.
@@ -70,6 +77,9 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
     finalPlan = p2;
     const r2 = await execute(p2, { ...common, states: o2.instances, releases: o2.releases, only: again });
     for (const o of r2.instances) last.set(o.name, o);
+    for (const ip of p2.instances) {
+      if (again.has(ip.name) && ip.change === 'held' && ip.actions.length === 0 && !fromApplied(p1, ip.name)) settled.add(ip.name);
+    }
   }
   const outcomes = [...last.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const inScope = (ip: InstancePlan) => !opts.only || opts.only.has(ip.name);
@@ -78,9 +88,11 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
     // Rolled back (or stopped) in the follow-up, or a rollback planned up front: the hold was recorded by an
     // earlier run that did not finish it (killed mid-rollback).
     ...outcomes.filter((o) => o.result === 'ok' && (again.has(o.name) || o.change === 'rollback')).map((o) => o.name),
+    // Upkeep of a rollback target (restarted after it died): still rolled back, the failed version held.
+    ...finalPlan.instances.filter((ip) => inScope(ip) && fromApplied(finalPlan, ip.name)).map((ip) => ip.name),
   ])].sort();
   // Still unhealthy after the follow-up: a rollback that failed too.
-  const failed = outcomes.some((o) => o.result !== 'ok')
+  const failed = outcomes.some((o) => o.result !== 'ok' && !settled.has(o.name))
     || p1.diagnostics.some((d) => d.severity === 'error' && (!opts.only || (d.instance !== undefined && opts.only.has(d.instance))))
     || finalPlan.instances.some((ip) => inScope(ip) && (ip.change === 'blocked' || ip.change === 'invalid'));
   return { plans, outcomes, held, exitCode: failed ? 1 : held.length > 0 ? 3 : 0 };

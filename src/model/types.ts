@@ -342,6 +342,8 @@ export interface InstancePlan {
   fields: FieldChange[];
   actions: string[];
   phase?: Phase;
+  /** status.json's message for `phase` when it differs from `reason` (a held plan that settles the phase). */
+  message?: string;
 }
 
 export interface PlanSummary {

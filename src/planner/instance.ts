@@ -74,8 +74,11 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   const current = ctx.items.find((i) => i.runtime === runtime);
   const others = ctx.items.filter((i) => i.runtime !== runtime);
   const running = spec.state === 'running';
+  // Rolled back and verified on the applied spec: starting it again (it died or was stopped) or a requested
+  // restart is upkeep of the rollback target, not another rollback (its actions stay `from: applied`).
+  const upkeep = ctx.rollback !== undefined && current?.specHash === hash && ctx.state?.phase !== 'Progressing';
   const plan = (planned: Change, disruption: Disruption, reason: string, steps: StepInput[], extra: Partial<InstancePlan> = {}): InstancePlan => {
-    const change: Change = ctx.rollback ? 'rollback' : planned;
+    const change: Change = ctx.rollback && !(upkeep && (planned === 'start' || planned === 'restart')) ? 'rollback' : planned;
     const needsBuild = steps.some((s) => s.type === 'write-config') && release.build !== undefined;
     let after: string[] = [];
     const summary = steps.some((s) => s.type === 'write-config') ? release.summary : undefined;
@@ -141,7 +144,7 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     const unverified: Change | undefined = ctx.rollback ? (ctx.state?.phase === 'Progressing' ? 'rollback' : undefined)
       : applied?.specHash === hash ? undefined : !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
     if (current.state !== 'running') {
-      if (current.state !== 'failed' || unverified || ctx.rollback) {
+      if (current.state !== 'failed' || unverified) {
         return plan(unverified ?? 'start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
       }
       // It died: restart with backoff, unless it keeps dying (a crash loop waits for a file change).
@@ -231,17 +234,24 @@ function healthLabel(h: Valid['spec']['health']): string {
 
 /**
  * The desired spec failed its health check and is held. With a last healthy spec on record, plan the
- * way back to it (a rollback; nothing once it runs again). Without one (a first start that never
+ * way back to it (a rollback; once it runs again, only upkeep: restarts after it dies, the
+ * crash-loop rule, with the hold kept). Without one (a first start that never
  * turned healthy), stop what runs the held spec; once nothing runs it, it is held with phase Failed
  * (the executor records that when a crash kept the stop from doing so). After a failed rollback
- * (phase Failed) nothing.
+ * (phase Failed) nothing. With `rollout.autoRollback: false`, nothing either: the failed spec keeps
+ * running, phase Failed.
  */
 function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan, 'change' | 'disruption' | 'reason'>, ctx: InstanceContext): InstancePlan {
   const { name, runtime } = entry;
   const why = `held: ${held.version} failed health at ${held.at} (${held.reason}); edit the file or run tend retry ${name}`;
   const heldPlan: InstancePlan = { ...base, change: 'held', version: tag, disruption: 'none', reason: why };
-  if (ctx.rollback || ctx.state?.phase === 'Failed') return heldPlan;
-  if (!entry.spec.rollout.autoRollback) return { ...heldPlan, reason: `${why}; rollout.autoRollback is off` };
+  if (ctx.rollback) return heldPlan;
+  // rollout.autoRollback off: the failed spec keeps running as it is, held; the update has failed.
+  if (!entry.spec.rollout.autoRollback) {
+    const off = 'rollout.autoRollback is off: not rolled back';
+    return { ...heldPlan, phase: 'Failed', reason: `${why}; ${off}`, message: `${held.version} failed health: ${held.reason} (${off})` };
+  }
+  if (ctx.state?.phase === 'Failed') return heldPlan;
   const applied = ctx.state?.applied;
   if (applied && applied.specHash !== held.specHash && applied.runtime === runtime) {
     const built = ctx.releases.built[applied.version];
@@ -254,6 +264,8 @@ function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan
     const back = planInstance({ ...entry, spec: applied.spec }, { ...ctx, rollback: { held, release } });
     if (back.change === 'unchanged') return { ...heldPlan, reason: `${why}; running ${applied.version}` };
     if (back.change === 'blocked') return back;
+    // Upkeep of the rollback target (restarted after it died, or a crash loop): the hold stays.
+    if (back.change !== 'rollback') return { ...back, reason: `${back.reason}; rolled back to ${applied.version}, ${held.version} stays held` };
     return { ...back, reason: `roll back to ${applied.version}: ${held.version} failed health (${held.reason})`, fromVersion: held.version };
   }
   const current = ctx.items.find((i) => i.runtime === runtime);
