@@ -162,6 +162,20 @@ describe.skipIf(gate.skip)('tend agent on tmux (real agent process, real tmux se
     await ready('web', 'v1.0.0');
   }, 60_000);
 
+  it('tend restart --no-apply records a request; the agent sees requests.json and restarts the instance', async () => {
+    const before = (await agent!.row('web')) as { process?: { startedAt?: string } } | undefined;
+    expect(before?.process?.startedAt).toBeTruthy();
+    const mark = agent!.lines.length;
+    const r = await tend(['-C', root, 'restart', 'web', '--no-apply']);
+    expect(r.code).toBe(0);
+    await until('the request noticed', () => agent!.since(mark).some((l) => l.instance === 'web' && /a request was recorded/.test(l.msg)));
+    await until('web restarted', async () => {
+      const row = (await agent!.row('web')) as { phase: string; process?: { startedAt?: string } } | undefined;
+      return row?.phase === 'Ready' && row.process?.startedAt !== undefined && row.process.startedAt !== before!.process!.startedAt;
+    });
+    expect(await version('web')).toBe('v1.0.0');
+  }, 60_000);
+
   it('SIGTERM during a health wait exits 0 within the bound; the next start converges', async () => {
     desire('web', 'v2.0.0', '60s');
     await serving('web', 'v2.0.0');

@@ -55,7 +55,7 @@ describe('tend validate', () => {
     const r = await tend(['validate', '-C', root]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('tend.yaml:4:13: error: prune.maxShare must be <= 1\n');
-    expect(r.stdout).toContain('tend.yaml:6:11: error: agent.listen must be HOST:PORT such as 127.0.0.1:9464\n');
+    expect(r.stdout).toContain('tend.yaml:6:11: error: agent.listen must be HOST:PORT such as 127.0.0.1:9464 (port 0 picks a free one)\n');
   });
 
   it('--json lists instances and diagnostics', async () => {

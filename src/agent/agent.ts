@@ -113,11 +113,15 @@ export class Agent implements AgentView {
     this.watcher = watchDesired({
       desiredDir: this.paths.desired,
       configFile: join(this.root, CONFIG_FILE),
+      instancesDir: this.paths.instances,
       debounceMs: parseDuration(this.config.agent.debounce),
       onChange: (t) => {
         if (t.kind === 'all') {
           this.log.info(`${CONFIG_FILE} changed: resync`);
           void this.resync('config changed');
+        } else if (t.kind === 'request') {
+          this.log.info({ instance: t.name }, `${t.name}: a request was recorded (requests.json)`);
+          this.queue.enqueue(t.name);
         } else {
           this.log.info({ instance: t.name }, `${t.name}: desired file changed`);
           this.queue.enqueue(t.name, { cancel: true });
@@ -213,10 +217,12 @@ export class Agent implements AgentView {
       });
       const out = r.outcomes.find((o) => o.name === name);
       const last = r.plans.at(-1)!.instances.find((ip) => ip.name === name);
-      if (r.outcomes.some((o) => o.name === name && o.result === 'ok' && o.change === 'rollback') || (r.held.includes(name) && r.plans.length > 1)) {
-        this.hooks.rollback?.(name);
-      }
-      if (out && out.result !== 'ok') {
+      if (out?.result === 'ok' && out.change === 'rollback') this.hooks.rollback?.(name);
+      if (out?.result === 'unhealthy' && r.exitCode === 3) {
+        // Held without a rollback (rollout.autoRollback off): converged as far as tend goes.
+        result = 'held';
+        why = out.reason;
+      } else if (out && out.result !== 'ok') {
         result = 'failed';
         why = out.reason;
         retry = out.result === 'failed' && last?.change !== 'rollback';
