@@ -15,6 +15,16 @@ export interface Scale {
   composeCount: number;
   /** tend.yaml agent.concurrency for the compose comparison (undefined: tend's default). */
   tendConcurrency: number | undefined;
+  /** Timed saves of a desired file in agent-latency (the figure is the median of 20). */
+  agentSaves: number;
+  /** Converged instances (split over Docker, tmux and systemd) under the idle agent in agent-rest. */
+  agentRestCount: number;
+  /** agent-rest's measuring window in seconds. */
+  agentRestSeconds: number;
+  /** Instance counts for agent-resync. */
+  agentResyncSizes: number[];
+  /** Scheduled no-op resyncs timed per size in agent-resync (after the one at start). */
+  agentResyncs: number;
 }
 
 export interface BenchContext {
@@ -42,7 +52,10 @@ const list = (v: string | undefined): number[] | undefined =>
   v ? v.split(',').map((x) => Number(x.trim())).filter((x) => Number.isInteger(x) && x > 0) : undefined;
 const int = (v: string | undefined): number | undefined => (v && /^\d+$/.test(v) ? Number(v) : undefined);
 
-/** Scale from env (BENCH_QUICK, BENCH_REPS, BENCH_PLANNER_SIZES, BENCH_DRYRUN_SIZES, BENCH_COMPOSE_COUNT, BENCH_TEND_CONCURRENCY). */
+/**
+ * Scale from env (BENCH_QUICK, BENCH_REPS, BENCH_PLANNER_SIZES, BENCH_DRYRUN_SIZES, BENCH_COMPOSE_COUNT, BENCH_TEND_CONCURRENCY,
+ * BENCH_AGENT_SAVES, BENCH_AGENT_REST_COUNT, BENCH_AGENT_REST_SECONDS, BENCH_AGENT_RESYNC_SIZES, BENCH_AGENT_RESYNCS).
+ */
 export function scaleFrom(env: NodeJS.ProcessEnv, quickFlag: boolean, repsFlag?: number): Scale {
   const quick = quickFlag || (env.BENCH_QUICK !== undefined && env.BENCH_QUICK !== '' && env.BENCH_QUICK !== '0');
   return {
@@ -52,6 +65,11 @@ export function scaleFrom(env: NodeJS.ProcessEnv, quickFlag: boolean, repsFlag?:
     dryRunSizes: list(env.BENCH_DRYRUN_SIZES) ?? (quick ? [6, 15] : [15, 60]),
     composeCount: int(env.BENCH_COMPOSE_COUNT) ?? (quick ? 6 : 30),
     tendConcurrency: int(env.BENCH_TEND_CONCURRENCY),
+    agentSaves: int(env.BENCH_AGENT_SAVES) || (quick ? 5 : 20),
+    agentRestCount: int(env.BENCH_AGENT_REST_COUNT) || (quick ? 15 : 60),
+    agentRestSeconds: int(env.BENCH_AGENT_REST_SECONDS) || (quick ? 10 : 60),
+    agentResyncSizes: list(env.BENCH_AGENT_RESYNC_SIZES) ?? (quick ? [6, 15] : [15, 60]),
+    agentResyncs: Math.max(5, int(env.BENCH_AGENT_RESYNCS) ?? (quick ? 5 : 10)),
   };
 }
 

@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } fro
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import { makeFixtureRepo } from '../../test/fixtures/app.js';
+import { freePort, makeFixtureRepo } from '../../test/fixtures/app.js';
 import { engine, removeContainersLabelled, removeImages } from '../../test/helpers/docker.js';
 import { unitDirOf } from '../../src/drivers/systemd/unit.js';
 import type { BenchContext } from './context.js';
@@ -54,7 +54,15 @@ export interface BenchRoot {
   destroy(): Promise<void>;
 }
 
-export async function createRoot(ctx: BenchContext, opts: { runtimes: BenchRuntime[]; concurrency?: number; label: string }): Promise<BenchRoot> {
+export interface RootOptions {
+  runtimes: BenchRuntime[];
+  concurrency?: number;
+  /** Extra lines under tend.yaml's `agent:` key (e.g. `resync: "*\/2 * * * * *"`); tend's defaults otherwise. */
+  agent?: string[];
+  label: string;
+}
+
+export async function createRoot(ctx: BenchContext, opts: RootOptions): Promise<BenchRoot> {
   ensureFixtureTemplates(ctx.repo);
   const app = uniqueApp();
   const dir = ctx.scratch(`${opts.label}-${app}`);
@@ -93,7 +101,9 @@ export async function createRoot(ctx: BenchContext, opts: { runtimes: BenchRunti
     'systemd:', '  scope: user', '  restartSec: 1s', '  stopTimeout: 10s',
     'tmux:', `  socket: ${tmuxSocket}`,
     'docker:', '  discovery:', '    enabled: false',
-    ...(opts.concurrency ? ['agent:', `  concurrency: ${opts.concurrency}`] : []),
+    ...(opts.concurrency || opts.agent?.length
+      ? ['agent:', ...(opts.concurrency ? [`  concurrency: ${opts.concurrency}`] : []), ...(opts.agent ?? []).map((l) => `  ${l}`)]
+      : []),
     '',
   ].join('\n'));
 
@@ -129,4 +139,28 @@ async function removeUserUnits(app: string, env: Record<string, string>): Promis
   for (const u of units) rmSync(join(dir, u), { force: true, recursive: true });
   await ctl(['daemon-reload']);
   await ctl(['reset-failed', '--', ...all]);
+}
+
+/** The runtimes converged instances are split over, in this order (instance i gets SPLIT[i % 3]). */
+export const SPLIT: BenchRuntime[] = ['docker', 'tmux', 'systemd'];
+
+/** `5 docker, 5 tmux, 5 systemd`: how `n` instances split over SPLIT. */
+export function splitText(n: number): string {
+  return SPLIT.map((rt, k) => `${Math.floor(n / 3) + (k < n % 3 ? 1 : 0)} ${rt}`).join(', ');
+}
+
+/**
+ * Adds desired files i<from>..i<to - 1> (runtimes split over SPLIT, a free port each, release v1.0.0,
+ * which the caller has built), converges them with `tend reconcile` and checks that a dry-run then plans
+ * every instance `unchanged`. Returns the converge's wall time in ms.
+ */
+export async function growConverged(root: BenchRoot, from: number, to: number): Promise<number> {
+  for (let i = from; i < to; i++) root.writeInstance(`i${String(i).padStart(2, '0')}`, { runtime: SPLIT[i % 3]!, port: await freePort() });
+  const convergeMs = (await root.tend(['reconcile'], { timeoutMs: 900_000 })).ms;
+  const check = await root.tend(['reconcile', '--dry-run', '--json', '--detailed-exitcode'], { ok: [0, 2] });
+  const summary = (JSON.parse(check.stdout) as { summary: Record<string, number> }).summary;
+  if (check.exitCode !== 0 || summary.unchanged !== to) {
+    throw new Error(`not converged after reconcile (exit ${check.exitCode}): ${JSON.stringify(summary)}\n${check.stderr}`);
+  }
+  return convergeMs;
 }

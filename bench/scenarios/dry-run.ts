@@ -4,14 +4,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { countingProxy } from '../../test/helpers/docker.js';
-import { freePort } from '../../test/fixtures/app.js';
 import type { BenchContext } from '../lib/context.js';
 import { countSpawns, programsText, timed, type SpawnCount } from '../lib/proc.js';
 import { section, verdict, type Section } from '../lib/report.js';
-import { createRoot, type BenchRuntime } from '../lib/root.js';
+import { createRoot, growConverged, SPLIT, splitText } from '../lib/root.js';
 import { fmt, fmtRatio, median, num, ratios } from '../lib/stats.js';
-
-const ORDER: BenchRuntime[] = ['docker', 'tmux', 'systemd'];
 
 interface SizeResult {
   size: number;
@@ -30,7 +27,7 @@ const total = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a
 export async function runDryRun(ctx: BenchContext): Promise<Section> {
   const s = section('dry-run', '`tend reconcile --dry-run` over converged instances (Docker, tmux, systemd user units)');
   const sizes = [...ctx.scale.dryRunSizes].sort((a, b) => a - b);
-  const root = await createRoot(ctx, { runtimes: ORDER, concurrency: 4, label: 'dryrun' });
+  const root = await createRoot(ctx, { runtimes: SPLIT, concurrency: 4, label: 'dryrun' });
   const results: SizeResult[] = [];
   let buildMs = NaN;
   try {
@@ -38,16 +35,9 @@ export async function runDryRun(ctx: BenchContext): Promise<Section> {
     buildMs = (await root.tend(['releases', 'build', 'v1.0.0'])).ms;
     let have = 0;
     for (const size of sizes) {
-      for (; have < size; have++) {
-        root.writeInstance(`i${String(have).padStart(2, '0')}`, { runtime: ORDER[have % 3]!, port: await freePort() });
-      }
       ctx.log(`dry-run: converging ${size} instances`);
-      const convergeMs = (await root.tend(['reconcile'], { timeoutMs: 900_000 })).ms;
-      const check = await root.tend(['reconcile', '--dry-run', '--json', '--detailed-exitcode'], { ok: [0, 2] });
-      const summary = (JSON.parse(check.stdout) as { summary: Record<string, number> }).summary;
-      if (check.exitCode !== 0 || summary.unchanged !== size) {
-        throw new Error(`not converged after reconcile (exit ${check.exitCode}): ${JSON.stringify(summary)}\n${check.stderr}`);
-      }
+      const convergeMs = await growConverged(root, have, size);
+      have = size;
       const dry = [process.execPath, [ctx.cli, '-C', root.dir, 'reconcile', '--dry-run']] as const;
       const env = { ...process.env, ...root.env };
       await timed(process.execPath, ['-e', '0']);
@@ -86,13 +76,12 @@ export async function runDryRun(ctx: BenchContext): Promise<Section> {
     await root.destroy();
   }
 
-  const per = (n: number) => ORDER.map((rt, k) => `${Math.floor(n / 3) + (k < n % 3 ? 1 : 0)} ${rt}`).join(', ');
   s.notes.push(
     `One deployment root (the fixture app, release v1.0.0 built once in ${num(buildMs / 1000)} s), instances split evenly over `
-    + `${ORDER.join(', ')} (user scope) and converged with \`tend reconcile\` before timing; each size checked to plan \`unchanged\` for every instance. `
+    + `${SPLIT.join(', ')} (user scope) and converged with \`tend reconcile\` before timing; each size checked to plan \`unchanged\` for every instance. `
     + `Timed: \`node dist/cli/main.js -C ROOT reconcile --dry-run\` (text output), \`node -e 0\` and \`node dist/cli/main.js --version\`, rotating which goes first, one warm-up each; `
     + 'the ratio is taken per repetition. Spawns and Engine calls are counted in separate runs (strace and the proxy slow a run down).',
-    `Sizes: ${sizes.map((n) => `${n} (${per(n)})`).join('; ')}.`,
+    `Sizes: ${sizes.map((n) => `${n} (${splitText(n)})`).join('; ')}.`,
   );
   const col = (f: (r: SizeResult) => string) => results.map(f);
   s.tables.push({
