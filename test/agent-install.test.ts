@@ -36,7 +36,7 @@ const UNIT_DIR = unitDirOf('user');
 const CLI_SCRIPT = `
 import { buildProgram } from './dist/cli/program.js';
 import { registerAgentInstall } from './dist/cli/agent-install.js';
-const program = buildProgram();
+const program = await buildProgram();
 const agent = program.commands.find((c) => c.name() === 'agent');
 if (!agent) throw new Error('tend has no agent command');
 if (!agent.commands.some((c) => c.name() === 'install')) registerAgentInstall(agent);

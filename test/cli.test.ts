@@ -159,3 +159,29 @@ describe('--help and --version', () => {
     expect(r.stdout).toBe(`${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version}\n`);
   });
 });
+
+describe('lazy subcommands (only the named command module is loaded)', () => {
+  it('the table of command modules names exactly the commands the full program has', async () => {
+    const { buildProgram, COMMAND_MODULES } = await import('../src/cli/program.js');
+    const all = (await buildProgram()).commands.map((c) => c.name()).sort();
+    expect(COMMAND_MODULES.flatMap((m) => m.names).sort()).toEqual(all);
+    for (const m of COMMAND_MODULES) {
+      const one = await buildProgram([m.names[0]!]);
+      expect(one.commands.map((c) => c.name()).sort()).toEqual([...m.names].sort());
+    }
+  });
+
+  it('commandOf skips -C DIR and finds the subcommand; tend --version and unknown commands still work', async () => {
+    const { commandOf } = await import('../src/cli/program.js');
+    expect(commandOf(['-C', 'ops', 'reconcile', '--dry-run'])).toBe('reconcile');
+    expect(commandOf(['--dir', 'status', 'status'])).toBe('status');
+    expect(commandOf(['--version'])).toBeUndefined();
+    const v = await tend(['--version']);
+    expect(v).toMatchObject({ code: 0, stdout: `${JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')).version}\n` });
+    const unknown = await tend(['reconcil']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/Did you mean reconcile\?/);
+    const help = await tend(['--help']);
+    for (const name of ['reconcile', 'agent', 'create', 'logs']) expect(help.stdout).toContain(`  ${name}`);
+  });
+});

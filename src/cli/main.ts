@@ -2,8 +2,8 @@
 // Entry point of the `tend` binary.
 import { buildProgram } from './program.js';
 
-buildProgram()
-  .parseAsync(process.argv)
+buildProgram(process.argv.slice(2))
+  .then((program) => program.parseAsync(process.argv))
   .catch((err: unknown) => {
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
