@@ -100,7 +100,7 @@ class Histogram {
 }
 
 /** Bucket bounds in seconds. */
-const RECONCILE_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const RECONCILE_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 const BUILD_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800];
 
 export interface AgentMetricsOptions {

@@ -109,9 +109,12 @@ function askAlive(alive: () => Promise<Liveness>, timeoutMs: number, signal: Abo
   });
 }
 
+/** The gap before the second try; it doubles per try until it reaches the interval. */
+const FIRST_RETRY_MS = 100;
+
 /**
  * Tries the health check every `interval` (default 1s; a try starts an interval after the previous
- * one started, or at once when that one took longer) until one passes, the deadline `timeout`
+ * one started, or at once when that one took longer; the first gaps are shorter: 100 ms, doubling) until one passes, the deadline `timeout`
  * (default 30s) passes, or `alive()` reports the process gone. Resolves in all those cases; rejects
  * only when `signal` aborts (an `AbortError`, code `ABORT_ERR`, cause = the signal's reason) or the
  * spec's durations do not parse. The timeout reason keeps the old manager's words:
@@ -143,7 +146,10 @@ export async function waitHealthy(target: HealthTarget, opts: WaitHealthyOptions
     if (!(r.timedOut && budget < tryTimeoutMs && last)) last = r.detail;
     const left = deadlineMs - elapsed();
     if (left <= 0) return { healthy: false, cause: 'timeout', reason: `Health check timeout after ${formatMs(deadlineMs)}: ${last}`, tries, ms: elapsed() };
-    const wait = Math.min(Math.max(0, tryStart + intervalMs - now()), left);
+    // A process just started is usually listening within a fraction of a second: the first tries
+    // come sooner (100 ms, doubling) until they reach the interval.
+    const gap = Math.min(intervalMs, FIRST_RETRY_MS * 2 ** (tries - 1));
+    const wait = Math.min(Math.max(0, tryStart + gap - now()), left);
     try {
       await sleep(wait, undefined, signal ? { signal } : {});
     } catch {
