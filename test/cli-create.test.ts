@@ -1,6 +1,6 @@
 // tend create and tend delete end to end with the built CLI on a real tmux server (the fixture app
 // repository with v1.0.0 and v1.1.0; its broken v2.0.0 re-tagged `broken`, so latest is v1.1.0), one
-// create/delete round on the real systemd user manager, and create -> status -> delete through the API.
+// create/delete round on the real systemd user manager and one on the real Docker Engine, and create -> status -> delete through the API.
 // Every failure case checks that nothing is left: no desired file, no instances/<name>/, no session.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -12,12 +12,12 @@ import type { StatusFile } from '../src/model/types.js';
 import { createInstance } from '../src/ops/create.js';
 import { deleteInstance } from '../src/ops/delete.js';
 import { openProject } from '../src/ops/project.js';
-import { firstFreePort } from '../src/ops/ports.js';
 import { status } from '../src/status/index.js';
 import { unitDirOf } from '../src/drivers/systemd/unit.js';
 import { loadConfig } from '../src/spec/config.js';
 import { backendGate } from './helpers/backends.js';
 import { buildOnce, CLI, tend } from './helpers/cli.js';
+import { engine } from './helpers/docker.js';
 import { useScratch } from './helpers/scratch.js';
 import { freePort, httpGet } from './fixtures/app.js';
 import { fixtureRoot, harnesses, quietYaml, type Harness } from './drivers/contract-backends.js';
@@ -25,6 +25,7 @@ import { fixtureRoot, harnesses, quietYaml, type Harness } from './drivers/contr
 const scratch = useScratch();
 const tmuxH = harnesses.find((h) => h.runtime === 'tmux')!;
 const systemdH = harnesses.find((h) => h.runtime === 'systemd')!;
+const dockerH = harnesses.find((h) => h.runtime === 'docker')!;
 const socket = /socket: (\S+)/.exec(tmuxH.configYaml('x'))![1]!;
 const tmux = (args: string[]) => execa('tmux', ['-L', socket, ...args], { reject: false, stdin: 'ignore' });
 
@@ -49,6 +50,39 @@ async function leftovers(root: string, app: string, name: string): Promise<strin
   return left;
 }
 
+/** Whether a listener can bind 127.0.0.1:port now (closed again at once). */
+const bindable = (port: number) => new Promise<boolean>((resolve) => {
+  const s = createServer();
+  s.once('error', () => resolve(false));
+  s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+});
+
+/** Ports from 8081 to 8280 that something on this host listens on (127.0.0.1) right now. */
+async function busyPorts(): Promise<Set<number>> {
+  const busy = new Set<number>();
+  for (let p = 8081; p <= 8280; p++) if (!(await bindable(p))) busy.add(p);
+  return busy;
+}
+
+/**
+ * How `port`, picked by default, breaks the rule "the first port from 8081 that no desired file declares
+ * and nothing listens on" (empty: it keeps it). Other programs on a shared host take and free ports, so a
+ * port below it counts as taken when it was busy before the create or after it; `port` itself must have
+ * been free before. On a quiet host this means exactly 8081, then 8082.
+ */
+function firstFreeProblems(port: number, declared: ReadonlySet<number>, before: ReadonlySet<number>, after: ReadonlySet<number>): string[] {
+  const problems: string[] = [];
+  if (port < 8081 || port > 8280) problems.push(`${port} is outside 8081..8280`);
+  if (before.has(port)) problems.push(`${port} was taken before the create`);
+  if (declared.has(port)) problems.push(`${port} is declared by another desired file`);
+  for (let p = 8081; p < port && p <= 8280; p++) {
+    if (!declared.has(p) && !before.has(p) && !after.has(p)) problems.push(`${p} was free and undeclared`);
+  }
+  return problems;
+}
+
+const portIn = (text: string) => Number(/^port: (\d+)$/m.exec(text)?.[1]);
+
 const statusOf = (root: string, name: string) => JSON.parse(readFileSync(join(root, 'instances', name, 'status.json'), 'utf8')) as StatusFile;
 
 const tmuxGate = await backendGate('tmux');
@@ -57,6 +91,8 @@ describe.skipIf(tmuxGate.skip)('tend create / delete on tmux', () => {
   let root: string;
   const run = (args: string[], input?: string) => tend(['-C', root, ...args], input !== undefined ? { input } : { stdin: 'ignore' });
   const servers: Server[] = [];
+  /** The port the first create picked (the first free one from 8081). */
+  let webPort = 0;
 
   beforeAll(async () => {
     tmuxGate.check();
@@ -69,27 +105,31 @@ describe.skipIf(tmuxGate.skip)('tend create / delete on tmux', () => {
     await tmuxH.cleanup(app, loadConfig({ cwd: root, dir: root, env: {} }).config!);
   }, 60_000);
 
-  it('with all defaults: latest tag v1.1.0 and the first free port from 8081; a second create gets the next one', async () => {
-    const expected = await firstFreePort(new Map());
+  it('with all defaults: latest tag v1.1.0 and the first free port from 8081 (8081 on a quiet host); a second create gets the next one', async () => {
+    // The rule, checked on its own (not through firstFreePort): the first port from 8081 that no desired
+    // file declares and nothing on the host listens on.
+    const before = await busyPorts();
     const r = await run(['create', 'web']);
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
-    expect(expected).toBe(8081); // nothing else on this host listens on 8081
-    expect(r.stdout).toContain(`Instance web running on http://localhost:${expected} (v1.1.0)\n`);
     const file = readFileSync(join(root, 'desired', 'web.yaml'), 'utf8');
+    webPort = portIn(file);
+    expect(firstFreeProblems(webPort, new Set(), before, await busyPorts())).toEqual([]);
+    expect(r.stdout).toContain(`Instance web running on http://localhost:${webPort} (v1.1.0)\n`);
     expect(file.split('\n')[0]).toMatch(/^# yaml-language-server: \$schema=\S+instance\.schema\.json$/);
     const schema = /\$schema=(\S+)/.exec(file)![1]!;
     expect(existsSync(join(root, 'desired', schema))).toBe(true);
     expect(file).toContain('version: v1.1.0\n');
-    expect(file).toContain(`port: ${expected}\n`);
-    expect((await httpGet(`http://127.0.0.1:${expected}/version`)).body.trim()).toBe('v1.1.0');
-    expect(statusOf(root, 'web')).toMatchObject({ phase: 'Ready', observedVersion: 'v1.1.0', port: expected });
+    expect((await httpGet(`http://127.0.0.1:${webPort}/version`)).body.trim()).toBe('v1.1.0');
+    expect(statusOf(root, 'web')).toMatchObject({ phase: 'Ready', observedVersion: 'v1.1.0', port: webPort });
     expect((await tmux(['show-options', '-v', '-t', `=${app}-web:`, '@tend-instance'])).stdout.trim()).toBe('web');
 
-    const next = await firstFreePort(new Map([[expected, 'web']]));
+    const before2 = await busyPorts();
     const r2 = await run(['create', 'api']);
     expect(r2.code).toBe(0);
-    expect(next).toBe(8082);
+    const next = portIn(readFileSync(join(root, 'desired', 'api.yaml'), 'utf8'));
+    expect(next).not.toBe(webPort);
+    expect(firstFreeProblems(next, new Set([webPort]), before2, await busyPorts())).toEqual([]);
     expect(r2.stdout).toContain(`Instance api running on http://localhost:${next} (v1.1.0)\n`);
     expect((await httpGet(`http://127.0.0.1:${next}/health`)).status).toBe(200);
   }, 120_000);
@@ -109,9 +149,9 @@ describe.skipIf(tmuxGate.skip)('tend create / delete on tmux', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`Port ${port} already in use`);
     expect(await leftovers(root, app, 'taken')).toEqual([]);
-    const r2 = await run(['create', 'taken', '--port', '8081']);
+    const r2 = await run(['create', 'taken', '--port', String(webPort)]);
     expect(r2.code).toBe(1);
-    expect(r2.stderr).toContain('Port 8081 already in use (declared by desired/web.yaml)');
+    expect(r2.stderr).toContain(`Port ${webPort} already in use (declared by desired/web.yaml)`);
     expect(await leftovers(root, app, 'taken')).toEqual([]);
   });
 
@@ -167,6 +207,42 @@ describe.skipIf(tmuxGate.skip)('tend create / delete on tmux', () => {
     expect(await leftovers(root, app, 'later')).toEqual([]);
   });
 
+  it('the default port skips one something listens on and one another desired file declares (nothing listening)', async () => {
+    const declared = new Set<number>(readdirSync(join(root, 'desired')).map((f) => portIn(readFileSync(join(root, 'desired', f), 'utf8'))));
+    const portOf = (name: string) => portIn(readFileSync(join(root, 'desired', `${name}.yaml`), 'utf8'));
+    // The first port the next create would pick, held by a listener of this test's own.
+    const busy = await busyPorts();
+    let occupied = 8081;
+    while (declared.has(occupied) || busy.has(occupied)) occupied++;
+    const server = createServer();
+    servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(occupied, '127.0.0.1', () => resolve());
+    });
+    try {
+      const before = await busyPorts();
+      const one = await run(['create', 'dflt1', '--no-apply']);
+      expect(one.code, one.stderr).toBe(0);
+      const p1 = portOf('dflt1');
+      expect(p1).toBeGreaterThan(occupied);
+      expect(firstFreeProblems(p1, declared, before, await busyPorts())).toEqual([]);
+      // p1 is only declared (--no-apply started nothing): the next create passes it by all the same.
+      const before2 = await busyPorts();
+      expect(before2.has(p1)).toBe(false);
+      const two = await run(['create', 'dflt2', '--no-apply']);
+      expect(two.code, two.stderr).toBe(0);
+      const p2 = portOf('dflt2');
+      expect(p2).not.toBe(p1);
+      expect(firstFreeProblems(p2, new Set([...declared, p1]), before2, await busyPorts())).toEqual([]);
+    } finally {
+      server.close();
+      for (const n of ['dflt1', 'dflt2']) await run(['delete', n, '--yes']);
+    }
+    expect(await leftovers(root, app, 'dflt1')).toEqual([]);
+    expect(await leftovers(root, app, 'dflt2')).toEqual([]);
+  }, 60_000);
+
   it('delete: refuses off a terminal without --yes; --yes removes session, instance dir and desired file', async () => {
     const refused = await run(['delete', 'api']);
     expect(refused.code).toBe(1);
@@ -179,7 +255,7 @@ describe.skipIf(tmuxGate.skip)('tend create / delete on tmux', () => {
     expect(r.stdout).toContain('removed desired/api.yaml\n');
     expect(await leftovers(root, app, 'api')).toEqual([]);
     // The other instance is untouched.
-    expect((await httpGet('http://127.0.0.1:8081/version')).body.trim()).toBe('v1.1.0');
+    expect((await httpGet(`http://127.0.0.1:${webPort}/version`)).body.trim()).toBe('v1.1.0');
     const none = await run(['delete', 'api', '--yes']);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain('no instance api');
@@ -311,4 +387,78 @@ describe.skipIf(systemdGate.skip)('tend create / delete on systemd (user manager
     const load = await execa('systemctl', ['--user', 'show', '-p', 'LoadState', '--value', `${app}-web.service`], { reject: false });
     expect(load.stdout.trim()).toBe('not-found');
   }, 120_000);
+});
+
+const dockerGate = await backendGate('docker');
+describe.skipIf(dockerGate.skip)('tend create / delete on Docker (real Engine)', () => {
+  const app = `cd${process.pid}${randomBytes(2).toString('hex')}`;
+  let root: string;
+  const run = (args: string[]) => tend(['-C', root, ...args], { stdin: 'ignore' });
+  /** tend's containers of instance `name` (by label), and one named <app>-<name> whoever owns it. */
+  const containers = async (name: string) => {
+    const docker = engine();
+    const labelled = await docker.listContainers({ all: true, filters: { label: [`tend.app=${app}`, `tend.instance=${name}`] } });
+    const named = await docker.getContainer(`${app}-${name}`).inspect().catch(() => undefined);
+    return { labelled, named };
+  };
+  const imageExists = (ref: string) => engine().getImage(ref).inspect().then(() => true, () => false);
+
+  beforeAll(async () => {
+    dockerGate.check();
+    await buildOnce();
+    root = await makeRoot(dockerH, app);
+  }, 180_000);
+
+  afterAll(async () => {
+    await dockerH.cleanup(app, loadConfig({ cwd: root, dir: root, env: {} }).config!);
+    await dockerH.removeImage!(`${app}-img:build`);
+  }, 120_000);
+
+  it('with all defaults (runtime docker from tend.yaml defaults): a healthy container on the first free port from 8081; delete removes container, instance dir and desired file, the image stays', async () => {
+    const before = await busyPorts();
+    const r = await run(['create', 'web']);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const file = readFileSync(join(root, 'desired', 'web.yaml'), 'utf8');
+    const expected = portIn(file);
+    expect(firstFreeProblems(expected, new Set(), before, await busyPorts())).toEqual([]);
+    expect(r.stdout).toContain(`Instance web running on http://localhost:${expected} (v1.1.0)\n`);
+    expect(r.stdout).toContain(`desired/web.yaml: version v1.1.0, port ${expected}, runtime docker`);
+    expect(file).toContain('version: v1.1.0\n');
+    expect(file).not.toMatch(/^runtime:/m);
+    const { labelled, named } = await containers('web');
+    expect(labelled).toHaveLength(1);
+    expect(named?.State.Running).toBe(true);
+    expect(named?.Config.Labels).toMatchObject({ 'tend.app': app, 'tend.instance': 'web', 'tend.version': 'v1.1.0' });
+    expect((await httpGet(`http://127.0.0.1:${expected}/version`)).body.trim()).toBe('v1.1.0');
+    expect(statusOf(root, 'web')).toMatchObject({ phase: 'Ready', observedVersion: 'v1.1.0', port: expected });
+    expect(await imageExists(`${app}:v1.1.0`)).toBe(true);
+
+    const d = await run(['delete', 'web', '--yes']);
+    expect(d.stderr).not.toMatch(/error/);
+    expect(d.code).toBe(0);
+    expect(d.stdout).toContain(`deleted container ${app}-web\n`);
+    expect(d.stdout).toContain('removed instances/web/\n');
+    expect(d.stdout).toContain('removed desired/web.yaml\n');
+    const after = await containers('web');
+    expect(after.labelled).toEqual([]);
+    expect(after.named).toBeUndefined();
+    expect(existsSync(join(root, 'instances', 'web'))).toBe(false);
+    expect(existsSync(join(root, 'desired', 'web.yaml'))).toBe(false);
+    await expect(httpGet(`http://127.0.0.1:${expected}/health`, 500)).rejects.toThrow();
+    // Images are never removed (README, Docker containers): a later create or a rollback needs no load.
+    expect(await imageExists(`${app}:v1.1.0`)).toBe(true);
+  }, 240_000);
+
+  it('a first start that fails its health check leaves no container, instance dir or desired file', async () => {
+    const port = await freePort();
+    const r = await run(['create', 'sick', '--version', 'broken', '--port', String(port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: sick did not start: .*; nothing was left behind/);
+    const left = await containers('sick');
+    expect(left.labelled).toEqual([]);
+    expect(left.named).toBeUndefined();
+    expect(existsSync(join(root, 'instances', 'sick'))).toBe(false);
+    expect(readdirSync(join(root, 'desired'))).toEqual([]);
+  }, 240_000);
 });
