@@ -54,6 +54,8 @@ export function registerAgentInstall(agent: Command): void {
       '<labelPrefix>.agent.<app>.plist (LaunchAgents / LaunchDaemons) running `tend -C <root> agent`, with',
       'this shell\'s PATH; output goes to instances/.agent.log (or the journal with systemd.output: journal).',
       'A file tend did not write, or one written for another root, is refused. Run it again after changing tend.yaml.',
+      '',
+      'Exit codes: 0 installed (or printed with --print), 1 error (no usable tend.yaml, a file refused, the service manager failed).',
     ].join('\n'))
     .action(async (opts: InstallCliOptions, cmd: Command) => {
       const o = optionsOf(cmd, opts.scope);
@@ -84,6 +86,7 @@ export function registerAgentInstall(agent: Command): void {
     .command('uninstall')
     .description('stop and disable the agent\'s service and remove its unit (plist); nothing installed is fine')
     .addOption(scopeOption())
+    .addHelpText('after', '\nExit codes: 0 removed (or nothing was installed), 1 error (no usable tend.yaml, a file refused, the service manager failed).')
     .action(async (opts: { scope?: AgentScope }, cmd: Command) => {
       const o = optionsOf(cmd, opts.scope);
       if (!o) return;

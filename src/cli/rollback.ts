@@ -6,6 +6,7 @@ import { reconcile } from '../executor/reconcile.js';
 import type { DesiredState, HistoryReason } from '../model/types.js';
 import { inGitRepo, setDesiredKey } from '../ops/desired-edit.js';
 import { desiredEditRefusal } from '../ops/guard.js';
+import { assertTagExists } from '../ops/update.js';
 import type { RootPaths } from '../spec/config.js';
 import { historyPath, readHistory } from '../state/history.js';
 import { withInstanceLock } from '../state/lock.js';
@@ -46,10 +47,10 @@ export function registerRollback(program: Command): void {
   program
     .command('rollback <name>')
     .description('write an earlier version into desired/<name>.yaml (default: the last healthy one before the current) and reconcile that instance')
-    .option('--to <version>', 'the version to go back to (a git tag)')
+    .option('--to <version>', 'the version to go back to (a git tag; it must exist)')
     .option('--no-apply', 'only edit the desired file')
     .option('--local', 'edit the desired file even though agent.git.pull is on')
-    .addHelpText('after', '\nExit codes: 0 done, 1 errors (unknown instance, no earlier healthy version, a failed apply), 3 the version failed its health check and was held.')
+    .addHelpText('after', '\nExit codes: 0 done, 1 errors (unknown instance or tag, no earlier healthy version, a failed apply), 3 the version failed its health check and was held.')
     .action(async (name: string, opts: { to?: string; apply: boolean; local?: boolean }, cmd: Command) => {
       const loaded = load(cmd);
       if (!loaded) return void (process.exitCode = 1);
@@ -62,6 +63,15 @@ export function registerRollback(program: Command): void {
       if (refusal) {
         process.stderr.write(`error: ${refusal}\n`);
         return void (process.exitCode = 1);
+      }
+      if (opts.to !== undefined) {
+        // As tend update: an unknown tag (`Git tag v9.9.9 not found`) is refused before the file is edited.
+        try {
+          await assertTagExists(loaded, opts.to);
+        } catch (err) {
+          process.stderr.write(`error: ${(err as Error).message}\n`);
+          return void (process.exitCode = 1);
+        }
       }
       const current = entry.status === 'valid' ? entry.spec.version : undefined;
       let target = opts.to;
