@@ -1,10 +1,16 @@
-// tend's TypeScript API: load, observe, plan and render, as the CLI does.
+// tend's TypeScript API: load, observe, plan, apply and render, and the operator commands, as the CLI does (docs/api.md).
+import { reconcile as reconcileRoot, type ReconcileOptions as ApplyOptions, type ReconcileResult as ApplyResult } from './executor/reconcile.js';
+import { openProject as openRoot } from './ops/project.js';
+import type { Project as LoadedProject } from './ops/edit.js';
 export type * from './model/types.js';
 export type { Driver, Compare, ObserveContext, ApplyContext } from './drivers/types.js';
 export { loadConfig, findRoot } from './spec/config.js';
 export { loadDesired } from './spec/desired.js';
 export { observeAll, observeRuntimes } from './observe/index.js';
 export { plan, type PlanOptions } from './planner/plan.js';
+/** One reconcile as `tend reconcile` runs it: observe, plan, execute, and a follow-up round after a failed health check (rollback, hold). */
+export { reconcile, type ReconcileOptions, type ReconcileResult, type ReconcileExit } from './executor/reconcile.js';
+export type { Log, LogLevel, InstanceOutcome, InstanceResult } from './executor/execute.js';
 export { specHash } from './planner/hash.js';
 export { renderPlanText, renderPlanJson } from './views/plan-text.js';
 export { formatDiagnostic } from './views/diagnostics.js';
@@ -36,3 +42,20 @@ export { removeFromRuntimes, type RemoveOptions, type RemoveResult } from './ops
 export { initRoot, type InitOptions, type InitResult } from './ops/init.js';
 export { setSecret, unsetSecret, type SecretOptions, type SetSecretOptions, type UnsetSecretOptions, type SecretResult } from './ops/secret.js';
 export { editEnvFile, formatEnvLine, type EnvEdit } from './ops/env-file.js';
+
+/**
+ * Loads a deployment root (tend.yaml, then desired/) as the CLI does: the same function as `openProject`,
+ * under the name the rest of the API pairs with `apply`.
+ * @throws OpsError (`invalid`) when no usable tend.yaml is found; broken desired files are not thrown but
+ *   collected in `project.desired.diagnostics` (their instances are `InvalidSpec`).
+ */
+export const loadProject: typeof openRoot = openRoot;
+
+/**
+ * Converges a loaded project, as `tend reconcile` does: `reconcile(project.desired, project.paths, opts)`.
+ * `opts.only` limits the work to some instances; `exitCode` is the CLI's (0 converged, 1 errors,
+ * 3 converged except held or rolled-back instances).
+ */
+export function apply(project: LoadedProject, opts: ApplyOptions = {}): Promise<ApplyResult> {
+  return reconcileRoot(project.desired, project.paths, opts);
+}
