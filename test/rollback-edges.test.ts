@@ -69,6 +69,7 @@ describe.skipIf(gate.skip)('a rolled-back instance whose process dies (tmux)', (
   let t: Root;
   beforeAll(async () => {
     gate.check();
+    await buildOnce();
     t = await tmuxRoot('dies');
   }, 60_000);
   afterAll(async () => t?.close(), 30_000);
@@ -148,7 +149,22 @@ describe.skipIf(gate.skip)('a rolled-back instance whose process dies (tmux)', (
     expect(r6.exitCode).toBe(3);
     expect(planOf(r6, 'web')).toMatchObject({ change: 'held', phase: 'Degraded', actions: [] });
     expect(await t.up()).toBe(false);
-  }, 120_000);
+
+    // tend retry clears the crash loop (not the hold): v1.1.0 is started again, v2.0.0 stays held.
+    const retry = await tend(['-C', t.root, 'retry', 'web', '--no-apply']);
+    expect(retry).toMatchObject({ code: 0, stdout: 'web: crash loop cleared\n' });
+    const r7 = await t.run();
+    expect(planOf(r7, 'web')).toMatchObject({ change: 'start', version: 'v1.1.0' });
+    expect(await t.version()).toBe('v1.1.0');
+    expect(t.status('web')).toMatchObject({ phase: 'RolledBack', held });
+
+    // tend rollback without --to after the automatic rollback: the file named v2.0.0, so it goes to v1.1.0.
+    const rb = await tend(['-C', t.root, 'rollback', 'web']);
+    expect(rb.code).toBe(0);
+    expect(rb.stdout).toContain('desired/web.yaml: version v2.0.0 -> v1.1.0');
+    expect(await t.version()).toBe('v1.1.0');
+    expect(t.status('web')).toMatchObject({ phase: 'Ready' });
+  }, 150_000);
 });
 
 describe.skipIf(gate.skip)('rollout.autoRollback: false (tmux)', () => {

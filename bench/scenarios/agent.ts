@@ -61,7 +61,7 @@ async function timedSave(agent: BenchAgent, write: () => void, name: string, ver
     firstActionType: /: (\S+) starting$/.exec(first.msg)?.[1] ?? '?',
     healthy: healthy.t - savedAt,
     done: done.t - savedAt,
-    tries: Number(/healthy after (\d+) tries/.exec(healthy.msg)?.[1] ?? NaN),
+    tries: Number(/healthy after (\d+) tr(?:y|ies)/.exec(healthy.msg)?.[1] ?? NaN),
     cancelled: after.filter((l) => l.instance === name && /: reconcile cancelled/.test(l.msg)).length,
   };
 }

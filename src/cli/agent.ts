@@ -98,8 +98,10 @@ export function registerAgent(program: Command): void {
       try {
         process.exitCode = opts.once ? await runOnce(log, cwd, dir) : await runForever(opts, log, cwd, dir);
       } catch (err) {
-        const msg = err instanceof AgentRunningError || err instanceof Error ? err.message : String(err);
-        log.error({ err }, msg);
+        const msg = err instanceof Error ? err.message : String(err);
+        // Another agent holding the root is an expected refusal: one line, no stack.
+        if (err instanceof AgentRunningError) log.error({ lock: err.path, owner: err.owner }, msg);
+        else log.error({ err }, msg);
         process.stderr.write(`error: ${msg}\n`);
         process.exitCode = 1;
       }

@@ -77,8 +77,9 @@ export function registerRollback(program: Command): void {
       let target = opts.to;
       if (!target) {
         const history = readHistory(historyPath(loaded.paths.instances, name));
-        const running = readStatus(statusPath(loaded.paths.instances, name)).status?.observedVersion;
-        const healthy = history.filter((h) => h.outcome === 'healthy' && h.version !== current && h.version !== running);
+        // What the file names is what is being rolled back from; the version running may be the target
+        // (after an automatic rollback the file still names the failed version).
+        const healthy = history.filter((h) => h.outcome === 'healthy' && h.version !== current);
         target = healthy.at(-1)?.version;
         if (!target) {
           process.stderr.write(`error: ${name} has no healthy version in its history other than ${current ?? 'the current one'}; use --to <version>\n`);
@@ -95,7 +96,7 @@ export function registerRollback(program: Command): void {
 
   program
     .command('retry <name>')
-    .description('lift the hold on a version that failed its health check and reconcile that instance (it is tried again)')
+    .description('lift the hold on a version that failed its health check (or clear a crash loop) and reconcile that instance (it is tried again)')
     .option('--no-apply', 'only lift the hold')
     .addHelpText('after', '\nExit codes: 0 done, 1 errors, 3 it failed its health check again and is held.')
     .action(async (name: string, opts: { apply: boolean }, cmd: Command) => {
@@ -106,8 +107,14 @@ export function registerRollback(program: Command): void {
         return void (process.exitCode = 1);
       }
       const file = statusPath(loaded.paths.instances, name);
-      const held = readStatus(file).status?.held;
-      if (held) {
+      const st = readStatus(file).status;
+      const held = st?.held;
+      if (st?.phase === 'Degraded') {
+        // A crash loop: forget the exits that made it one, so the next plan starts the process again
+        // (a hold on a failed version, if any, stays: retry again to lift that).
+        await withInstanceLock(loaded.paths, name, () => updateStatus(file, { crashes: [], phase: 'Progressing', message: 'retry after a crash loop requested' }));
+        process.stdout.write(`${name}: crash loop cleared\n`);
+      } else if (held) {
         await withInstanceLock(loaded.paths, name, () => updateStatus(file, { held: undefined, phase: 'Progressing', message: `retry of ${held.version} requested` }));
         process.stdout.write(`${name}: hold on ${held.version} lifted\n`);
       } else {

@@ -197,7 +197,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
           cwd: join(paths.instances, name),
         });
         if (!result.healthy) throw new HealthFailure(result.reason);
-        log('info', `${name} healthy after ${result.tries} tries`, { instance: name });
+        log('info', `${name} healthy after ${result.tries} ${result.tries === 1 ? 'try' : 'tries'}`, { instance: name, tries: result.tries });
         return;
       }
       default: {
