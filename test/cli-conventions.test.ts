@@ -2,8 +2,9 @@
 // the fixture app repository (tags v1.0.0, v1.1.0, v2.0.0): `-C DIR` before and after the subcommand
 // (nested ones too), run from a folder without tend.yaml; the agent.git.pull rule over every command
 // that edits desired files (refused, nothing touched; --local goes ahead), and the commands that do not
-// edit them (restart, retry, secret) left free; rollback --to an unknown tag refused like update; each
-// command's --help stating its exit codes. Edits use --no-apply: what is checked is the files.
+// edit them (restart, retry, secret) left free; rollback --to an unknown tag refused like update; a
+// reconcile the plan refuses explained on stderr; each command's --help stating its exit codes. Most
+// edits use --no-apply: what is checked is the files.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -176,6 +177,31 @@ describe.skipIf(gate.skip)('operator command conventions (tmux root, --no-apply)
       writeFileSync(config, original);
     }
   }, 120_000);
+
+  it('a command whose reconcile the plan refuses says why on stderr (exit 1): a tag gone from the repository, a session tend does not own', async () => {
+    const run = (args: string[]) => tend(['-C', root, ...args], { stdin: 'ignore' });
+    const port = await freePort();
+    expect((await run(['create', 'bk', '--version', 'v1.1.0', '--port', String(port), '--no-apply'])).code).toBe(0);
+    const file = inRoot('desired', 'bk.yaml');
+    // As a pull of a file naming a tag not pushed yet would leave it.
+    writeFileSync(file, read('desired', 'bk.yaml').replace('version: v1.1.0', 'version: v9.9.9'));
+    for (const args of [['start', 'bk'], ['stop', 'bk'], ['restart', 'bk'], ['secret', 'set', 'bk', 'K', 'v']]) {
+      const r = await run(args);
+      expect(r.code, `tend ${args.join(' ')}`).toBe(1);
+      expect(r.stderr, `tend ${args.join(' ')}`).toMatch(/^desired\/bk\.yaml:\d+:\d+: error: Git tag v9\.9\.9 not found$/m);
+    }
+    writeFileSync(file, read('desired', 'bk.yaml').replace('version: v9.9.9', 'version: v1.1.0'));
+    const look = await h.lookalike(app, 'bk', loadConfig({ cwd: root, dir: root, env: {} }).config!);
+    try {
+      const r = await run(['update', 'bk', '--version', 'v1.0.0']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^desired/bk\\.yaml:\\d+:\\d+: error: tmux session ${app}-bk exists and is not owned by tend`, 'm'));
+      expect(await look.intact()).toBe(true);
+    } finally {
+      await look.remove();
+    }
+    expect((await run(['delete', 'bk', '--yes'])).code).toBe(0);
+  }, 60_000);
 
   it('rollback --to a tag that does not exist: "Git tag v9.9.9 not found", exit 1, the file untouched (as update)', async () => {
     const run = (args: string[]) => tend(['-C', root, ...args], { stdin: 'ignore' });

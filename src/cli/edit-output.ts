@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { EditResult, InstanceOutcomeSummary, Project } from '../ops/edit.js';
 import { OpsError } from '../ops/guard.js';
 import type { Log } from '../executor/execute.js';
+import type { ReconcileResult } from '../executor/reconcile.js';
 import { formatDiagnostic } from '../views/diagnostics.js';
 import { loadRoot, type GlobalOptions } from './load.js';
 
@@ -33,6 +34,34 @@ export function printOutcomes(outcomes: readonly InstanceOutcomeSummary[]): void
   for (const o of outcomes) {
     process.stdout.write(`${o.name}: ${o.phase ?? 'unchanged'}${o.version ? ` (${o.version})` : ''}${o.message ? `: ${o.message}` : ''}\n`);
   }
+}
+
+/**
+ * Why the reconcile could not act on `names`, on stderr: the plans' error diagnostics about them
+ * (`desired/web.yaml:3:10: error: Git tag v9.9.9 not found`), else the reason a named instance was
+ * blocked or invalid. Without it an exit 1 from a plan that refused an instance would say nothing.
+ */
+export function printPlanProblems(result: ReconcileResult | undefined, names: readonly string[]): void {
+  if (!result) return;
+  const wanted = new Set(names);
+  const lines = new Set<string>();
+  const explained = new Set<string>();
+  for (const p of result.plans) {
+    for (const d of p.diagnostics) {
+      if (d.severity !== 'error' || d.instance === undefined || !wanted.has(d.instance)) continue;
+      lines.add(formatDiagnostic(d));
+      explained.add(d.instance);
+    }
+  }
+  for (const p of result.plans) {
+    for (const ip of p.instances) {
+      if (wanted.has(ip.name) && !explained.has(ip.name) && (ip.change === 'blocked' || ip.change === 'invalid')) {
+        lines.add(`error: ${ip.name} is ${ip.change}: ${ip.reason}`);
+        explained.add(ip.name);
+      }
+    }
+  }
+  for (const l of lines) process.stderr.write(`${l}\n`);
 }
 
 /** Runs a command body; OpsError (and any other error) is printed as `error: ...` with exit 1. */

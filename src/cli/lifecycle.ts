@@ -2,7 +2,7 @@
 // `tend restart <name>` (a request in instances/<name>/requests.json, then a reconcile).
 import type { Command } from 'commander';
 import { restartInstance, setInstanceState } from '../ops/lifecycle.js';
-import { guarded, printEdits, printOutcomes, projectOf, stderrLog } from './edit-output.js';
+import { guarded, printEdits, printOutcomes, printPlanProblems, projectOf, stderrLog } from './edit-output.js';
 
 const EXIT_HELP = '\nExit codes: 0 done, 1 errors (unknown instance, refused, a failed apply), 3 it failed its health check and is held or rolled back.';
 
@@ -18,6 +18,7 @@ function registerState(program: Command, verb: 'start' | 'stop', state: 'running
       const r = await setInstanceState(project, name, state, { apply: opts.apply, local: opts.local ?? false, reconcile: { log: stderrLog } });
       printEdits(r, 'state', state);
       printOutcomes(r.outcomes);
+      printPlanProblems(r.reconcile, [name]);
       return r.reconcile?.exitCode ?? 0;
     }));
 }
@@ -36,6 +37,7 @@ export function registerLifecycle(program: Command): void {
       process.stdout.write(`${name}: restart requested at ${r.requestedAt}\n`);
       if (r.stopped) process.stdout.write(`${name} is stopped (state: stopped): nothing to restart; tend start ${name} starts it\n`);
       printOutcomes(r.outcomes);
+      printPlanProblems(r.reconcile, [name]);
       return r.reconcile?.exitCode ?? 0;
     }));
 }

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { InstancePlan } from '../model/types.js';
 import { OpsError } from '../ops/guard.js';
 import { setSecret, unsetSecret, type SecretResult } from '../ops/secret.js';
-import { guarded, printOutcomes, projectOf, stderrLog } from './edit-output.js';
+import { guarded, printOutcomes, printPlanProblems, projectOf, stderrLog } from './edit-output.js';
 import { askHidden, interactive, PromptCancelled, readStdinValue } from './prompt.js';
 
 function planLine(ip: InstancePlan | undefined): string | undefined {
@@ -19,6 +19,7 @@ function report(r: SecretResult, name: string, what: string): number {
   const line = planLine(r.reconcile.plans[0]?.instances.find((i) => i.name === name));
   if (line) process.stdout.write(`${line}\n`);
   if (r.outcome) printOutcomes([r.outcome]);
+  printPlanProblems(r.reconcile, [name]);
   return r.reconcile.exitCode;
 }
 

@@ -2,7 +2,7 @@
 // desired files (the tag must exist), then a reconcile of those instances.
 import type { Command } from 'commander';
 import { updateInstances } from '../ops/update.js';
-import { guarded, printEdits, printOutcomes, projectOf, stderrLog } from './edit-output.js';
+import { guarded, printEdits, printOutcomes, printPlanProblems, projectOf, stderrLog } from './edit-output.js';
 
 interface UpdateOptions {
   version?: string;
@@ -31,6 +31,7 @@ export function registerUpdate(program: Command): void {
       for (const s of r.skipped) process.stderr.write(`warning: ${s.name} skipped: ${s.why}\n`);
       printEdits(r, 'version', version);
       printOutcomes(r.outcomes);
+      printPlanProblems(r.reconcile, r.instances);
       const held = r.reconcile?.held ?? [];
       if (held.length > 0) process.stderr.write(`held or rolled back: ${held.join(', ')}\n`);
       return r.reconcile?.exitCode ?? 0;
