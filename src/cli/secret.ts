@@ -32,7 +32,7 @@ export function registerSecret(program: Command): void {
     .command('set <name> <key> [value]')
     .description('set KEY in instances/<name>/.env: VALUE, - (read from stdin), or nothing (asked with hidden input on a terminal; keeps it out of shell history)')
     .option('--no-apply', 'only edit the .env file')
-    .addHelpText('after', '\nExit codes: 0 done, 1 error, 3 the instance failed its health check afterwards and was rolled back or held.')
+    .addHelpText('after', '\nExit codes: 0 done, 1 error, 3 the instance failed its health check afterwards and was rolled back or held, 130 the prompt was cancelled (nothing changed).')
     .action((name: string, key: string, value: string | undefined, flags: { apply: boolean }, cmd: Command) => guarded(async () => {
       const project = projectOf(cmd);
       let v: string;
