@@ -112,7 +112,10 @@ export function registerRollback(program: Command): void {
       if (st?.phase === 'Degraded') {
         // A crash loop: forget the exits that made it one, so the next plan starts the process again
         // (a hold on a failed version, if any, stays: retry again to lift that).
-        await withInstanceLock(loaded.paths, name, () => updateStatus(file, { crashes: [], phase: 'Progressing', message: 'retry after a crash loop requested' }));
+        // A rolled-back instance stays RolledBack: its process is restarted, not rolled back again.
+        await withInstanceLock(loaded.paths, name, () => updateStatus(file, {
+          crashes: [], phase: held ? 'RolledBack' : 'Progressing', message: 'retry after a crash loop requested',
+        }));
         process.stdout.write(`${name}: crash loop cleared\n`);
       } else if (held) {
         await withInstanceLock(loaded.paths, name, () => updateStatus(file, { held: undefined, phase: 'Progressing', message: `retry of ${held.version} requested` }));
