@@ -1,6 +1,6 @@
-// Observation: resolves requested versions (tags, `latest`) to commits with one git call.
-import { existsSync, realpathSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+// Observation: resolves requested versions (tags, `latest`) to commits with one git call, or none while the tags are unchanged.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { VersionResolution } from '../model/types.js';
 import { latestTag } from '../release/semver.js';
@@ -24,18 +24,99 @@ export async function listTags(repo: string, root: string, timeoutMs = 15_000): 
   }
   const dir = isAbsolute(repo) ? repo : resolve(root, repo);
   if (!existsSync(dir)) throw new Error(`source repository ${repo} does not exist`);
-  const { stdout: top } = await execa('git', ['-C', dir, 'rev-parse', '--show-toplevel'], { timeout: timeoutMs, reject: false });
-  const { stdout: gitDir } = await execa('git', ['-C', dir, 'rev-parse', '--is-bare-repository'], { timeout: timeoutMs, reject: false });
-  // Only the repository rooted exactly at `dir`: never a parent repository that happens to contain it.
-  if (gitDir.trim() !== 'true' && (top.trim() === '' || realpathSync(top.trim()) !== realpathSync(dir))) {
-    throw new Error(`source repository ${repo} is not a git repository`);
+  const takenAt = Date.now();
+  const print = refsFingerprint(dir);
+  const cached = tagCache.get(dir);
+  if (print !== undefined && cached?.print === print.key && cached.trusted) {
+    tagCacheStats.hits++;
+    return new Map(cached.tags);
   }
-  const { stdout } = await execa('git', ['-C', dir, 'for-each-ref', '--format=%(refname:strip=2)%09%(objectname)%09%(*objectname)', 'refs/tags'], { timeout: timeoutMs });
-  for (const line of stdout.split('\n')) {
+  // Only the repository rooted exactly at `dir` (`dir/.git`, a folder or a gitfile, or `dir` itself
+  // when bare): an explicit --git-dir never finds a parent repository that happens to contain it.
+  const gitDir = existsSync(join(dir, '.git')) ? join(dir, '.git') : dir;
+  tagCacheStats.listings++;
+  const r = await execa('git', ['--git-dir', gitDir, 'for-each-ref', '--format=%(refname:strip=2)%09%(objectname)%09%(*objectname)', 'refs/tags'], { timeout: timeoutMs, reject: false });
+  if (r.failed) {
+    if (/not a git repository/.test(r.stderr)) throw new Error(`source repository ${repo} is not a git repository`);
+    throw new Error(`git for-each-ref in source repository ${repo} failed: ${firstLine(String(r.stderr || r.message))}`);
+  }
+  for (const line of r.stdout.split('\n')) {
     const [name, object, peeled] = line.split('\t');
     if (name && object) tags.set(name, peeled || object);
   }
+  if (print !== undefined) {
+    tagCache.set(dir, { print: print.key, trusted: print.newestMs + tagCacheOptions.racyMs < takenAt, tags: new Map(tags) });
+  }
   return tags;
+}
+
+/**
+ * Tag listings of local repositories, by folder, kept while a fingerprint of where git keeps tags
+ * is unchanged: which git dir it is (the inode of `.git` or of the bare folder, a gitfile's stat and
+ * target, `commondir`), and the stat (inode, size, mtime, ctime in ns) of `config`, `packed-refs`,
+ * `reftable/tables.list` and every folder and file under `refs/tags`. Git writes refs by renaming
+ * a lock file into place, so a new, moved or deleted tag changes an inode or a timestamp there. A listing is trusted only when everything in
+ * its fingerprint is older than `racyMs` at the time it was taken (timestamps are coarse, and an
+ * inode can be reused: a tag moved twice within one tick could otherwise look unchanged), the way
+ * git itself treats racily clean index entries.
+ */
+const tagCache = new Map<string, { print: string; trusted: boolean; tags: Map<string, string> }>();
+export const tagCacheOptions = { racyMs: 3_000 };
+export const tagCacheStats = { listings: 0, hits: 0 };
+
+/** Forget every cached listing. */
+export function clearTagCache(): void {
+  tagCache.clear();
+}
+
+function refsFingerprint(dir: string): { key: string; newestMs: number } | undefined {
+  const parts: string[] = [];
+  let newestMs = 0;
+  // `identity`: which file or folder only; a git dir's own times change with every index write.
+  const add = (label: string, path: string, identity = false) => {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    if (st === undefined) {
+      parts.push(`${label} -`);
+      return undefined;
+    }
+    if (identity) {
+      parts.push(`${label} ${st.dev}:${st.ino}:${st.mode}`);
+      return st;
+    }
+    parts.push(`${label} ${st.dev}:${st.ino}:${st.mode}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`);
+    newestMs = Math.max(newestMs, Number(st.mtimeMs), Number(st.ctimeMs));
+    return st;
+  };
+  const walk = (path: string, label: string) => {
+    const st = add(label, path);
+    if (!st?.isDirectory()) return;
+    for (const name of readdirSync(path).sort()) walk(join(path, name), `${label}/${name}`);
+  };
+  try {
+    const dotGit = join(dir, '.git');
+    const st = statSync(dotGit, { throwIfNoEntry: false });
+    let gitDir = dir;
+    if (st === undefined) add('bare', dir, true);
+    else if (st.isDirectory()) {
+      gitDir = dotGit;
+      add('.git', dotGit, true);
+    } else {
+      add('gitfile', dotGit);
+      const target = /^gitdir: *(.+)$/m.exec(readFileSync(dotGit, 'utf8'))?.[1]?.trim();
+      if (target === undefined) return undefined;
+      gitDir = resolve(dir, target);
+      add('gitdir', gitDir, true);
+    }
+    let common = gitDir;
+    if (add('commondir', join(gitDir, 'commondir'))) common = resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim());
+    add('config', join(common, 'config'));
+    add('packed-refs', join(common, 'packed-refs'));
+    add('reftable', join(common, 'reftable', 'tables.list'));
+    walk(join(common, 'refs', 'tags'), 'tags');
+  } catch {
+    return undefined;
+  }
+  return { key: parts.join('\n'), newestMs };
 }
 
 /** Resolve each requested version (`latest`: the highest semver tag, pre-releases only when asked); an unreadable source makes every one `unresolved`. */

@@ -1,7 +1,8 @@
 // Loads every file in desired/: guards (size, symlinks, names), parsing, validation, cross-file checks.
+import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import type { DesiredEntry, DesiredState, Diagnostic, Runtime, TendConfig } from '../model/types.js';
+import { join, relative, resolve, sep } from 'node:path';
+import type { DesiredEntry, DesiredState, Diagnostic, Position, Runtime, TendConfig } from '../model/types.js';
 import { checkInstance } from './instance.js';
 import { parseYamlSource, positionOf, hasPath, type YamlSource } from './yaml-source.js';
 import { sortDiagnostics } from '../planner/diagnostics.js';
@@ -23,9 +24,30 @@ export interface LoadDesiredOptions {
 
 interface FileResult {
   entry: DesiredEntry;
-  source?: YamlSource;
+  /** Where the cross-file checks point: the document (`[]`) and its `port` key. */
+  anchors: { root: Position; port: Position };
   /** Every diagnostic of the file, warnings included. */
   diagnostics: Diagnostic[];
+}
+
+/**
+ * Parsed and validated files of this process, by absolute path: an unchanged file is not parsed
+ * again (the agent loads desired/ on every resync and every reconcile). The key is the sha1 of the
+ * bytes read plus everything else the result depends on (tend.yaml's config, root, platform,
+ * options), so a rewrite is always noticed, even one of the same size within the same millisecond.
+ * Callers get a deep copy: the cached result is never handed out or changed.
+ */
+const fileCache = new Map<string, { key: string; result: FileResult }>();
+const FILE_CACHE_MAX = 4096;
+export const desiredCacheStats = { parses: 0, hits: 0 };
+
+/** Forget every cached file (tests compare cached loads with uncached ones). */
+export function clearDesiredCache(): void {
+  fileCache.clear();
+}
+
+function anchor(source: YamlSource | undefined, path: string[]): Position {
+  return source && hasPath(source, path) ? positionOf(source, path) : { line: 1, col: 1 };
 }
 
 function display(root: string, path: string): string {
@@ -46,10 +68,11 @@ export function loadDesired(opts: LoadDesiredOptions): DesiredState {
     return state;
   }
   const realDir = realpathSync(opts.desiredDir);
+  const context = JSON.stringify([opts.root, opts.platform, opts.launchdWarn, opts.autoRuntime ?? null, opts.config]);
   const results: FileResult[] = [];
   for (const base of names.sort()) {
     if (base.startsWith('.') || !/\.ya?ml$/.test(base)) continue;
-    results.push(loadFile(opts, realDir, base));
+    results.push(loadFile(opts, realDir, base, context));
   }
   crossFileChecks(results);
   state.entries = results.map((r) => r.entry);
@@ -57,13 +80,13 @@ export function loadDesired(opts: LoadDesiredOptions): DesiredState {
   return state;
 }
 
-function loadFile(opts: LoadDesiredOptions, realDir: string, base: string): FileResult {
+function loadFile(opts: LoadDesiredOptions, realDir: string, base: string, context: string): FileResult {
   const path = join(opts.desiredDir, base);
   const file = display(opts.root, path);
   const name = base.replace(/\.ya?ml$/, '');
   const invalid = (message: string): FileResult => {
     const diagnostics: Diagnostic[] = [{ severity: 'error', file, line: 1, col: 1, message, instance: name }];
-    return { entry: { status: 'invalid', name, file, diagnostics }, diagnostics };
+    return { entry: { status: 'invalid', name, file, diagnostics }, anchors: { root: { line: 1, col: 1 }, port: { line: 1, col: 1 } }, diagnostics };
   };
   if (!NAME.test(name) || name.length > 63) {
     return invalid(`file name "${base}" must be <instance>.yaml with a lowercase DNS label (a-z, 0-9, '-', at most 63 characters)`);
@@ -83,7 +106,27 @@ function loadFile(opts: LoadDesiredOptions, realDir: string, base: string): File
   if (!stat.isFile()) return invalid('not a regular file; not read');
   if (stat.size > MAX_DESIRED_BYTES) return invalid(`file is ${stat.size} bytes, over the 1 MiB limit; not read`);
 
-  const source = parseYamlSource(file, readFileSync(path, 'utf8'));
+  const bytes = readFileSync(path);
+  const abs = resolve(path);
+  const key = `${createHash('sha1').update(bytes).digest('hex')}\u0000${file}\u0000${context}`;
+  const cached = fileCache.get(abs);
+  if (cached?.key === key) {
+    desiredCacheStats.hits++;
+    fileCache.delete(abs);
+    fileCache.set(abs, cached);
+    return structuredClone(cached.result);
+  }
+  const result = parseFile(opts, file, name, bytes.toString('utf8'));
+  desiredCacheStats.parses++;
+  fileCache.delete(abs);
+  fileCache.set(abs, { key, result: structuredClone(result) });
+  if (fileCache.size > FILE_CACHE_MAX) fileCache.delete(fileCache.keys().next().value!);
+  return result;
+}
+
+function parseFile(opts: LoadDesiredOptions, file: string, name: string, text: string): FileResult {
+  const source = parseYamlSource(file, text);
+  const anchors = { root: anchor(source, []), port: anchor(source, ['port']) };
   let diagnostics = source.diagnostics;
   let checked;
   if (diagnostics.length === 0) {
@@ -92,18 +135,18 @@ function loadFile(opts: LoadDesiredOptions, realDir: string, base: string): File
   }
   for (const d of diagnostics) d.instance = name;
   if (diagnostics.some((d) => d.severity === 'error') || !checked?.spec || !checked.runtime) {
-    return { entry: { status: 'invalid', name, file, diagnostics }, source, diagnostics };
+    return { entry: { status: 'invalid', name, file, diagnostics }, anchors, diagnostics };
   }
   const positions = Object.fromEntries(
     ['version', 'runtime', 'state', 'port'].map((k) => [k, hasPath(source, [k]) ? positionOf(source, [k]) : { line: 1, col: 1 }]),
   );
-  return { entry: { status: 'valid', name, file, runtime: checked.runtime, spec: checked.spec, positions }, source, diagnostics };
+  return { entry: { status: 'valid', name, file, runtime: checked.runtime, spec: checked.spec, positions }, anchors, diagnostics };
 }
 
 /** Checks that need several files: duplicate names and shared ports. Offenders become invalid. */
 function crossFileChecks(results: FileResult[]): void {
-  const fail = (r: FileResult, path: string[], message: string) => {
-    const pos = r.source && hasPath(r.source, path) ? positionOf(r.source, path) : { line: 1, col: 1 };
+  const fail = (r: FileResult, at: 'root' | 'port', message: string) => {
+    const pos = r.anchors[at];
     r.diagnostics.push({ severity: 'error', file: r.entry.file, ...pos, message, instance: r.entry.name });
     if (r.entry.status === 'valid') r.entry = { status: 'invalid', name: r.entry.name, file: r.entry.file, diagnostics: r.diagnostics };
   };
@@ -113,7 +156,7 @@ function crossFileChecks(results: FileResult[]): void {
     if (group.length < 2) continue;
     for (const r of group) {
       const others = group.filter((o) => o !== r).map((o) => o.entry.file).join(', ');
-      fail(r, [], `instance ${r.entry.name} is also declared in ${others}`);
+      fail(r, 'root', `instance ${r.entry.name} is also declared in ${others}`);
     }
   }
   const valid = results.filter((r) => r.entry.status === 'valid');
@@ -133,6 +176,6 @@ function crossFileChecks(results: FileResult[]): void {
   }
   for (const [r, files] of clashes) {
     const claim = claims.find((c) => c.r === r)!;
-    fail(r, ['port'], `port ${claim.port} is also used by ${files.join(', ')}`);
+    fail(r, 'port', `port ${claim.port} is also used by ${files.join(', ')}`);
   }
 }

@@ -34,8 +34,12 @@ export function validators(): Validators {
   return cached;
 }
 
-/** Words an instance may not be named (from instance.schema.json, so there is one list). */
+let reserved: readonly string[] | undefined;
+
+/** Words an instance may not be named (from instance.schema.json, so there is one list; read once). */
 export function reservedNames(): readonly string[] {
+  if (reserved) return reserved;
   const defs = readSchema('instance.schema.json').definitions as { instanceName: { not: { enum: string[] } } };
-  return defs.instanceName.not.enum;
+  reserved = Object.freeze([...defs.instanceName.not.enum]);
+  return reserved;
 }
