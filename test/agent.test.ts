@@ -201,7 +201,8 @@ describe.skipIf(gate.skip)('tend agent on tmux (real agent process, real tmux se
     expect((await agent!.stop('SIGTERM')).code).toBe(0);
     agent = undefined;
     expect((await execa('tmux', ['-L', socket, 'kill-server'], { reject: false })).exitCode).toBe(0);
-    expect(await version('web').catch(() => 'down')).toBe('down');
+    // The panes' processes get SIGHUP from the dying server; under load they take a moment to go.
+    await until('web down with its tmux server', async () => (await version('web').catch(() => 'down')) === 'down', 10_000);
     agent = await startAgent(root);
     await serving('web', 'v1.1.0');
     await ready('web', 'v1.1.0');
