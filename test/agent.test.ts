@@ -155,11 +155,19 @@ describe.skipIf(gate.skip)('tend agent on tmux (real agent process, real tmux se
   }, 60_000);
 
   it('resync heals an instance stopped behind tend\'s back', async () => {
+    const startedAt = async () => ((await agent!.row('web')) as { process?: { startedAt?: string } } | undefined)?.process?.startedAt;
+    const before = await startedAt();
+    expect(before).toBeTruthy();
+    const mark = agent!.lines.length;
     const kill = await execa('tmux', ['-L', socket, 'kill-session', '-t', `=${app}-web`], { reject: false });
     expect(kill.exitCode).toBe(0);
-    expect(await version('web').catch(() => 'down')).toBe('down');
+    // Back by a resync (every 2 s): a new process, queued by the resync, not by a file event.
+    await until('web restarted', async () => {
+      const r = await agent!.row('web');
+      return r?.phase === 'Ready' && (await startedAt()) !== undefined && (await startedAt()) !== before;
+    });
     await serving('web', 'v1.0.0');
-    await ready('web', 'v1.0.0');
+    expect(agent!.since(mark).some((l) => /^resync \(schedule\): [1-9]\d* instance\(s\) queued/.test(l.msg))).toBe(true);
   }, 60_000);
 
   it('tend restart --no-apply records a request; the agent sees requests.json and restarts the instance', async () => {
