@@ -11,6 +11,20 @@ import { unitDirOf } from '../../src/drivers/systemd/unit.js';
 import type { BenchContext } from './context.js';
 import { timedOk, type RunOptions, type RunResult } from './proc.js';
 
+/** Ports handed out in this process: the OS may give a just-released free port twice. */
+const handedOut = new Set<number>();
+
+/** A free port not handed out before in this run. */
+export async function uniquePort(): Promise<number> {
+  for (;;) {
+    const p = await freePort();
+    if (!handedOut.has(p)) {
+      handedOut.add(p);
+      return p;
+    }
+  }
+}
+
 export type BenchRuntime = 'docker' | 'tmux' | 'systemd';
 
 /** A short unique app name (unit, container and session prefix): `b<pid><hex>`. */
@@ -155,7 +169,7 @@ export function splitText(n: number): string {
  * every instance `unchanged`. Returns the converge's wall time in ms.
  */
 export async function growConverged(root: BenchRoot, from: number, to: number): Promise<number> {
-  for (let i = from; i < to; i++) root.writeInstance(`i${String(i).padStart(2, '0')}`, { runtime: SPLIT[i % 3]!, port: await freePort() });
+  for (let i = from; i < to; i++) root.writeInstance(`i${String(i).padStart(2, '0')}`, { runtime: SPLIT[i % 3]!, port: await uniquePort() });
   const convergeMs = (await root.tend(['reconcile'], { timeoutMs: 900_000 })).ms;
   const check = await root.tend(['reconcile', '--dry-run', '--json', '--detailed-exitcode'], { ok: [0, 2] });
   const summary = (JSON.parse(check.stdout) as { summary: Record<string, number> }).summary;

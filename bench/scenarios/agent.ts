@@ -7,14 +7,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { freePort } from '../../test/fixtures/app.js';
 import { BUILTIN_CONFIG } from '../../src/spec/config.js';
 import {
   childrenOf, clockTicks, fetchMetrics, isResync, metricValue, procMem, procTimes, startAgent, type AgentLine, type BenchAgent,
 } from '../lib/agent.js';
 import type { BenchContext } from '../lib/context.js';
 import { section, verdict, type Section } from '../lib/report.js';
-import { createRoot, growConverged, SPLIT, splitText } from '../lib/root.js';
+import { createRoot, growConverged, SPLIT, splitText, uniquePort } from '../lib/root.js';
 import { fmt, median, num, spread } from '../lib/stats.js';
 
 const MB = 2 ** 20;
@@ -76,7 +75,7 @@ export async function runAgentLatency(ctx: BenchContext): Promise<Section> {
   try {
     ctx.log(`agent-latency: building v1.0.0 and v1.1.0 of ${root.app}`);
     for (const v of ['v1.0.0', 'v1.1.0']) await root.tend(['releases', 'build', v]);
-    const port = await freePort();
+    const port = await uniquePort();
     const write = (version: string) => () => root.writeInstance(name, { runtime: 'tmux', port, version });
     write('v1.0.0')();
     await root.tend(['reconcile']);

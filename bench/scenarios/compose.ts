@@ -7,12 +7,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
 import { engine, removeContainersLabelled } from '../../test/helpers/docker.js';
-import { freePort } from '../../test/fixtures/app.js';
 import { BUILTIN_CONFIG } from '../../src/spec/config.js';
 import type { BenchContext } from '../lib/context.js';
 import { timedOk } from '../lib/proc.js';
 import { section, verdict, type Section } from '../lib/report.js';
-import { createRoot } from '../lib/root.js';
+import { createRoot, uniquePort } from '../lib/root.js';
 import { fmt, fmtRatio, median, num, ratios } from '../lib/stats.js';
 
 type Figure = 'cold' | 'noop' | 'change';
@@ -128,8 +127,8 @@ export async function runCompose(ctx: BenchContext): Promise<Section> {
 
     const tendPorts: number[] = [];
     const composePorts: number[] = [];
-    for (let i = 0; i < n; i++) tendPorts.push(await freePort());
-    for (let i = 0; i < n; i++) composePorts.push(await freePort());
+    for (let i = 0; i < n; i++) tendPorts.push(await uniquePort());
+    for (let i = 0; i < n; i++) composePorts.push(await uniquePort());
     const desire = (changed: boolean) => tendPorts.forEach((port, i) => root.writeInstance(`i${pad(i)}`, {
       runtime: 'docker', port, env: { BENCH_SLOT: String(i), BENCH_REV: i === 0 && changed ? 'b' : 'a' },
     }));
