@@ -343,7 +343,7 @@ export async function runAgentResync(ctx: BenchContext): Promise<Section> {
     'Figure: the `ms` of the agent\'s own line `resync (schedule): N instance(s) queued in X ms` (performance.now() around reload of tend.yaml and desired/, '
     + 'observe of every runtime, releases and instance state, and plan; whole ms). Only resyncs that queued nothing count (a no-op). Cross-check: the mean over the same '
     + 'resyncs from `tend_resync_duration_seconds` _sum/_count in /metrics (scraped right after the resync at start and right after the last timed one). '
-    + 'The histogram\'s smallest bucket is 0.1 s, so its buckets cannot show a figure under 60 ms; only _sum/_count can.',
+    + 'The histogram\'s buckets start at 10 ms (0.01, 0.025, 0.05, 0.1 s, …); _sum/_count give the mean.',
     `Sizes: ${sizes.map((n) => `${n} (${splitText(n)})`).join('; ')}.`,
   );
   const col = (f: (r: ResyncResult) => string) => results.map(f);
