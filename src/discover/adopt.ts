@@ -4,7 +4,7 @@
 // file or another adoption already has it, the container is adopted as `<name>-docker` and a warning
 // says so. The version is the image tag when it looks like a version, else `latest`; port, address and
 // container port come from the published port. Env and volumes are not carried over.
-import { existsSync, linkSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { stringify } from 'yaml';
 import type { TendConfig } from '../model/types.js';
@@ -12,6 +12,7 @@ import { validators } from '../spec/schemas.js';
 import { customNetwork, instanceNameProblem, publishedPort, versionFromImage } from './match.js';
 import { activeRecords, readAdoptionRecords, writeAdoptionRecord } from './records.js';
 import type { Discovery, FoundContainer } from './scan.js';
+import { createFileExclusive } from '../fs/atomic.js';
 
 export const CONFLICT_SUFFIX = '-docker';
 
@@ -65,20 +66,6 @@ export function desiredFor(c: FoundContainer, now: Date, config: Pick<TendConfig
   return `${header.map((l) => `# ${l}`).join('\n')}\n${stringify(body)}`;
 }
 
-/** Writes `file` atomically and only when it does not exist yet. */
-function createExclusive(file: string, text: string): boolean {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644 });
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
 
 /** Adopts every found container that is not adopted yet; never overwrites a desired file. */
 export function adopt(discovery: Discovery, config: TendConfig, paths: AdoptPaths, now = new Date()): AdoptResult {
@@ -110,7 +97,7 @@ export function adopt(discovery: Discovery, config: TendConfig, paths: AdoptPath
       name = alt;
     }
     const file = desiredFile(name);
-    if (!createExclusive(file, desiredFor(c, now, config, name))) {
+    if (!createFileExclusive(file, desiredFor(c, now, config, name))) {
       result.failures.push(`cannot adopt ${c.name}: ${display(paths.root, file)} appeared meanwhile`);
       continue;
     }

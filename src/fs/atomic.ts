@@ -1,5 +1,5 @@
-// Atomic file writes: a temporary file beside the target, fsynced, then renamed over it.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+// Atomic file writes: a temporary file beside the target, fsynced, then renamed over it (or linked, to create only).
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -24,5 +24,23 @@ export function writeFileAtomic(file: string, data: string | Buffer, mode = 0o64
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
+  }
+}
+
+/**
+ * Writes `file` atomically and only when it does not exist yet (a complete file is linked into place,
+ * so no reader sees it half-written and two writers cannot both win); false when it already exists.
+ */
+export function createFileExclusive(file: string, text: string, mode = 0o644): boolean {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileSync(tmp, text, { mode, flag: 'wx' });
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(tmp, { force: true });
   }
 }

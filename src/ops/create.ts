@@ -1,13 +1,13 @@
 // `tend create`: a new desired/<name>.yaml (version, port, runtime, env; secret names only), its secrets
 // in instances/<name>/.env (0600), then a reconcile of that instance. On any failure — a bad tag, a
 // taken port, a failed build or first start, an abort — everything it made is removed again.
-import { existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Log } from '../executor/execute.js';
 import type { Runtime, RuntimeChoice } from '../model/types.js';
 import { RUNTIMES } from '../model/types.js';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { createFileExclusive, writeFileAtomic } from '../fs/atomic.js';
 import { observeRuntimes } from '../observe/index.js';
 import { resolveVersions } from '../observe/tags.js';
 import { RUNTIME_NOUN } from '../spec/names.js';
@@ -77,20 +77,6 @@ function urlOf(address: string, port: number): string {
   return `http://${host}:${port}`;
 }
 
-/** Writes `file` atomically, only when it does not exist yet; false when it does. */
-function createExclusive(file: string, text: string): boolean {
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(tmp, text, { mode: 0o644, flag: 'wx' });
-  try {
-    linkSync(tmp, file);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-}
 
 function readOptional(file: string): string | undefined {
   try {
@@ -215,7 +201,7 @@ export async function createInstance(project: Project, opts: CreateOptions): Pro
 
   return withInstanceLock(paths, name, async () => {
     mkdirSync(paths.desired, { recursive: true });
-    if (!createExclusive(file, text)) throw new OpsError(`${rel} exists: instance ${name} is already declared`, 'refused');
+    if (!createFileExclusive(file, text)) throw new OpsError(`${rel} exists: instance ${name} is already declared`, 'refused');
     let runtime: Runtime | undefined;
     try {
       if (Object.keys(values).length > 0) editEnvFile(envFile, values);
