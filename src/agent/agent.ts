@@ -198,6 +198,7 @@ export class Agent implements AgentView {
       this.schedules.clearTimer('backend-retry');
       return;
     }
+    if (this.stopping) return; // no new timer may keep a stopping agent's process alive
     this.backendRetryMs = Math.min(60_000, this.backendRetryMs ? this.backendRetryMs * 2 : 1_000);
     this.schedules.timer('backend-retry', this.backendRetryMs, () => void this.resync('backend retry'));
   }
