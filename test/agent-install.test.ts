@@ -2,7 +2,7 @@
 // the plist through plistutil and the launchctl stand-in, and the CLI as a real process. Every unit and job
 // is named after this file's unique app (tend-agent-tendag<pid><hex>*) and removed afterwards, even on failure.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +17,7 @@ import { parsePlist, type PlistValue } from '../src/drivers/launchd/plist.js';
 import type { TendConfig } from '../src/model/types.js';
 import { tryAcquireLock } from '../src/release/lock.js';
 import { loadConfig } from '../src/spec/config.js';
-import { backendGate } from './helpers/backends.js';
+import { backendGate, removeUserUnits } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';
 import { useLaunchctlStandin } from './helpers/launchctl-standin.js';
 import { useScratch } from './helpers/scratch.js';
@@ -52,16 +52,7 @@ const sysctl = (args: string[]) => execa('systemctl', ['--user', ...args], { rej
 
 /** Stops, disables and removes every agent unit of this file (by its unique app prefix), even after a failure. */
 afterAll(async () => {
-  let units: string[] = [];
-  try {
-    units = readdirSync(UNIT_DIR).filter((n) => n.startsWith(`tend-agent-${APP}`));
-  } catch { /* no unit dir: nothing to remove */ }
-  if (units.length === 0) return;
-  await sysctl(['stop', '--', ...units]);
-  await sysctl(['disable', '--no-reload', '--', ...units]);
-  for (const u of units) rmSync(join(UNIT_DIR, u), { force: true });
-  await sysctl(['daemon-reload']);
-  await sysctl(['reset-failed', '--', ...units]);
+  await removeUserUnits(UNIT_DIR, `tend-agent-${APP}`);
 });
 
 /** A deployment root with tend.yaml (loaded for real) and an empty desired/. */

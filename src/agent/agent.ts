@@ -159,8 +159,9 @@ export class Agent implements AgentView {
       this.observed = { at: Date.now(), value: obs.observed };
       this.noteBackends(desired, obs.observed);
       const p = makePlan(desired, obs.observed, obs.releases, obs.instances, {});
+      const byId = new Map(p.actions.map((a) => [a.id, a]));
       for (const ip of p.instances) {
-        const actions = ip.actions.map((id) => p.actions.find((a) => a.id === id)!).filter((a) => a.type !== 'orphan');
+        const actions = ip.actions.map((id) => byId.get(id)!).filter((a) => a.type !== 'orphan');
         const state = obs.instances[ip.name];
         const staleStatus = ip.change === 'unchanged' && state?.applied !== undefined
           && (state.held !== undefined || (state.phase !== 'Ready' && state.phase !== 'Stopped'));

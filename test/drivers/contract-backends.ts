@@ -1,12 +1,12 @@
 // Per-backend pieces of the driver contract suite (contract.test.ts): tend.yaml settings, a look-alike
 // that tend does not own, and cleanup of everything a run created (by its unique app name).
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Runtime, TendConfig } from '../../src/model/types.js';
 import { unitDirOf } from '../../src/drivers/systemd/unit.js';
-import type { Backend } from '../helpers/backends.js';
+import { removeUserUnits, type Backend } from '../helpers/backends.js';
 import { engine, removeContainers, removeContainersLabelled, removeImages, sleeper } from '../helpers/docker.js';
 import { launchctlStandin, type LaunchctlStandin } from '../helpers/launchctl-standin.js';
 import { makeFixtureRepo } from '../fixtures/app.js';
@@ -95,17 +95,7 @@ const systemdHarness: Harness = {
     };
   },
   async cleanup(app) {
-    const dir = unitDirOf('user');
-    let units: string[] = [];
-    try {
-      units = readdirSync(dir).filter((n) => n.startsWith(`${app}-`));
-    } catch { /* no unit dir */ }
-    if (units.length === 0) return;
-    await userctl(['stop', '--', ...units]);
-    await userctl(['disable', '--no-reload', '--', ...units]);
-    for (const u of units) rmSync(join(dir, u), { force: true });
-    await userctl(['daemon-reload']);
-    await userctl(['reset-failed', '--', ...units]);
+    await removeUserUnits(unitDirOf('user'), `${app}-`);
   },
 };
 

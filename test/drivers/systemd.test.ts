@@ -1,7 +1,7 @@
 // The systemd driver against the real systemd user manager, running the built fixture app (no mocks).
 // Units get a unique app name (tendsd<pid><hex>-*.service) and are stopped, disabled and removed afterwards.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -14,7 +14,7 @@ import { launchSpec } from '../../src/drivers/launch.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
 import { specHash } from '../../src/planner/hash.js';
-import { backendGate } from '../helpers/backends.js';
+import { backendGate, removeUserUnits } from '../helpers/backends.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';
 import { useScratch } from '../helpers/scratch.js';
 import { cloneTag, freePort, httpGet, makeFixtureRepo, runBuild, waitForHttp } from '../fixtures/app.js';
@@ -33,16 +33,7 @@ const HOME_BASE = join(homedir(), '.cache', `tend-test-${APP}`);
 /** Removes every unit this file created (by its unique app prefix) and its root, even after a failure. */
 afterAll(async () => {
   rmSync(HOME_BASE, { recursive: true, force: true });
-  let units: string[] = [];
-  try {
-    units = readdirSync(UNIT_DIR).filter((n) => n.startsWith(`${APP}-`));
-  } catch { /* no unit dir: nothing to remove */ }
-  if (units.length === 0) return;
-  await sysctl(['stop', '--', ...units]);
-  await sysctl(['disable', '--no-reload', '--', ...units]);
-  for (const u of units) rmSync(join(UNIT_DIR, u), { force: true });
-  await sysctl(['daemon-reload']);
-  await sysctl(['reset-failed', '--', ...units]);
+  await removeUserUnits(UNIT_DIR, `${APP}-`);
 });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, last: () => unknown = () => '', timeoutMs = 15_000): Promise<T> {

@@ -21,7 +21,9 @@
 //
 // Env: TEND_DOCKER_SOCKET (or DOCKER_HOST=unix://...) overrides the Docker
 // socket path; XDG_RUNTIME_DIR (default /run/user/<uid>) finds the user manager.
+import { readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { execa } from 'execa';
 
 export type Backend = 'docker' | 'systemd' | 'tmux' | 'plistutil';
@@ -201,4 +203,22 @@ export function makeGate(backend: Backend, status: BackendStatus, required: bool
 /** Probe a backend and decide run / skip / fail for the tests that need it. */
 export async function backendGate(b: Backend, env: Env = process.env): Promise<BackendGate> {
   return makeGate(b, await backendAvailable(b), requireBackends(env));
+}
+
+/**
+ * Stops, disables and removes every user unit in `dir` whose file name starts with `prefix` (a test's
+ * unique app name), then reloads the manager: test clean-up that holds even after a failure.
+ */
+export async function removeUserUnits(dir: string, prefix: string): Promise<void> {
+  let units: string[] = [];
+  try {
+    units = readdirSync(dir).filter((n) => n.startsWith(prefix));
+  } catch { /* no unit dir: nothing to remove */ }
+  if (units.length === 0) return;
+  const userctl = (args: string[]) => execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore' });
+  await userctl(['stop', '--', ...units]);
+  await userctl(['disable', '--no-reload', '--', ...units]);
+  for (const u of units) rmSync(join(dir, u), { force: true });
+  await userctl(['daemon-reload']);
+  await userctl(['reset-failed', '--', ...units]);
 }
