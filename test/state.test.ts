@@ -107,7 +107,7 @@ describe('status.json', () => {
     expect(readStatus(file)).toEqual({ status: undefined, reason: `${file} has no valid phase ("Sleeping")` });
     writeFileSync(file, '[1]');
     expect(readStatus(file).reason).toBe(`${file} is not a JSON object`);
-    expect(readStatus(dir).reason).toMatch(/cannot be read: EISDIR/);
+    expect(readStatus(dir).reason).toMatch(/cannot be read: refusing .*: it is a directory, not a regular file/);
   });
 });
 

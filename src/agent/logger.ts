@@ -1,5 +1,6 @@
 // The agent's pino logger: JSON lines (readable on a TTY), a child per instance, secrets redacted by key and by value.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readOwnFile } from '../fs/safe.js';
 import { isatty } from 'node:tty';
 import { join } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
@@ -44,12 +45,13 @@ export function readSecretValues(instancesDir: string): string[] {
     return [];
   }
   for (const name of names.sort()) {
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(join(instancesDir, name, '.env'), 'utf8');
+      text = readOwnFile(join(instancesDir, name, '.env'));
     } catch {
       continue;
     }
+    if (text === undefined) continue;
     for (const v of parseEnvFile(text).values()) if (v.length >= MIN_SECRET_LENGTH) out.add(v);
   }
   return [...out];

@@ -1,5 +1,6 @@
 // Adoption records: instances/<name>/adopted.json says which found container an instance took over.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { readOwnFile, writeOwnFile } from '../fs/safe.js';
 import { join } from 'node:path';
 
 export const ADOPTED_FILE = 'adopted.json';
@@ -42,7 +43,8 @@ function parse(text: string, instance: string): AdoptionRecord | undefined {
 /** One instance's record, when it has a readable one. */
 export function readAdoptionRecord(instancesDir: string, instance: string): AdoptionRecord | undefined {
   try {
-    return parse(readFileSync(adoptionFile(instancesDir, instance), 'utf8'), instance);
+    const text = readOwnFile(adoptionFile(instancesDir, instance));
+    return text === undefined ? undefined : parse(text, instance);
   } catch {
     return undefined;
   }
@@ -72,10 +74,8 @@ export function activeRecords(records: readonly AdoptionRecord[]): AdoptionRecor
 export function writeAdoptionRecord(instancesDir: string, record: AdoptionRecord): void {
   const file = adoptionFile(instancesDir, record.instance);
   mkdirSync(join(instancesDir, record.instance), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
   const { instance: _instance, ...body } = record;
-  writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o644 });
-  renameSync(tmp, file);
+  writeOwnFile(file, `${JSON.stringify(body, null, 2)}\n`);
 }
 
 /** Marks the record replaced by tend's own container (history kept). */

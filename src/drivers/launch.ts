@@ -1,6 +1,6 @@
 // What an instance's process is launched with, for every driver: argv (placeholders substituted),
 // working directory, plain env, the instance .env, and the log file.
-import { readFileSync } from 'node:fs';
+import { readOwnFile, UnsafeFileError } from '../fs/safe.js';
 import { join, resolve } from 'node:path';
 import type { Action } from '../model/types.js';
 import { parseEnvFile } from '../observe/instances.js';
@@ -37,14 +37,16 @@ export function substitute(arg: string, values: Record<string, string>): string 
   return arg.replace(/\$\{([A-Za-z]+)\}/g, (whole, key: string) => values[key] ?? whole);
 }
 
-/** An instance .env as a map; a missing file is empty. Errors name the file but never its content. */
+/** An instance .env as a map; a missing file is empty; a link or special file is refused. Errors name the file but never its content. */
 export function readEnvFile(file: string): Map<string, string> {
+  let text: string | undefined;
   try {
-    return parseEnvFile(readFileSync(file, 'utf8'));
+    text = readOwnFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if (err instanceof UnsafeFileError) throw err;
     throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
+  return parseEnvFile(text ?? '');
 }
 
 export function instanceDirOf(ctx: Pick<ApplyContext, 'paths'>, instance: string): string {

@@ -8,16 +8,15 @@
 // - A chain that ends healthy records the applied spec in status.json and one history line; a failed
 //   health check records the hold (quarantine) and a `failed` history line, and the instance is
 //   reported `unhealthy` so the caller re-plans it (rollback, or stop after a first start).
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
-import { stringify } from 'yaml';
 import type {
   Action, AppliedSpec, Change, DesiredState, HistoryReason, Hold, InstancePlan, InstanceSpec, InstanceStates, Plan, ReleaseCatalog, Runtime,
 } from '../model/types.js';
 import { drivers } from '../drivers/registry.js';
 import type { ApplyContext, Driver } from '../drivers/types.js';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { writeInstanceConfig } from './write-config.js';
+import { resolveHealthCommand } from '../health/command.js';
 import { healthTarget, livenessOf, waitHealthy } from '../health/index.js';
 import { buildRelease } from '../release/build.js';
 import type { RootPaths } from '../spec/config.js';
@@ -177,9 +176,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
         return;
       case 'write-config': {
         if (!spec) throw new Error(`${action.id}: no spec to render config.yaml from`);
-        const dir = join(paths.instances, name);
-        mkdirSync(join(dir, 'logs'), { recursive: true });
-        writeFileAtomic(join(dir, 'config.yaml'), spec.config === undefined ? '{}\n' : stringify(spec.config));
+        writeInstanceConfig(paths, config, name, spec, action.runtime ?? spec.runtime as Runtime, action.version ?? '');
         return;
       }
       case 'verify-health': {
@@ -191,10 +188,24 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
           return obs.status === 'ok' ? obs.items.find((i) => i.owned && i.instance === name && i.runtime === action.runtime) : undefined;
         };
         const baseline = await find();
-        const result = await waitHealthy(healthTarget(spec), {
+        const target = healthTarget(spec);
+        let cwd: string | undefined;
+        if (target.exec) {
+          // The program is the release's (or on PATH), never a file the instance can write; it runs in the release directory.
+          const version = baseline?.version;
+          let command;
+          try {
+            command = resolveHealthCommand(target.exec, version ? join(paths.releases, version) : undefined, paths.instances);
+          } catch (err) {
+            throw new HealthFailure((err as Error).message);
+          }
+          target.exec = command.argv;
+          cwd = command.cwd;
+        }
+        const result = await waitHealthy(target, {
           ...(opts.signal ? { signal: opts.signal } : {}),
           alive: async () => livenessOf(await find(), baseline),
-          cwd: join(paths.instances, name),
+          ...(cwd ? { cwd } : {}),
         });
         if (!result.healthy) throw new HealthFailure(result.reason);
         log('info', `${name} healthy after ${result.tries} ${result.tries === 1 ? 'try' : 'tries'}`, { instance: name, tries: result.tries });

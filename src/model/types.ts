@@ -73,6 +73,8 @@ export interface TendConfig {
     prereleases: boolean;
   };
   paths: { desired: string; releases: string; instances: string };
+  /** Templates of files tend renders: `config` for instances/<name>/config.yaml (default templates/config.yaml), relative to the root. */
+  templates?: { config?: string };
   releases: { keep: number };
   prune: { deleteRemoved: boolean; maxShare: number };
   defaults: InstanceDefaults;
@@ -150,6 +152,8 @@ export interface ObservedItem {
   restarts?: number;
   /** Docker: the image id the container runs. */
   imageId?: string;
+  /** Docker and systemd: the instance-directory layout it was made for (INSTANCE_LAYOUT; 1 when unmarked). */
+  layout?: number;
   /** The exit code of the process when it has ended (tmux: a dead pane's status). */
   exitStatus?: number;
   /** The signal that ended the process, e.g. `SIGKILL`, when a signal did. */
@@ -271,6 +275,8 @@ export interface InstanceState {
   crashes?: Crash[];
   /** Names present in `instances/<name>/.env` and a digest of their values; never the values. */
   env: { file: string; keys: string[]; digest: string };
+  /** tend's own files that are links, FIFOs or folders (one message each, naming the path): tend does not act on the instance. */
+  unsafe?: string[];
 }
 
 export type InstanceStates = Record<string, InstanceState>;

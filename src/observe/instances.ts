@@ -1,6 +1,6 @@
 // Observation: each instance's history, status, restart requests and .env (names and digest only).
-import { readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
+import { assertOwnDirOrAbsent, assertOwnFileOrAbsent, readOwnFile } from '../fs/safe.js';
 import type { InstanceState, InstanceStates } from '../model/types.js';
 import { canonicalJson, sha256 } from '../planner/hash.js';
 import { readHistory } from '../state/history.js';
@@ -9,12 +9,32 @@ import { readStatus } from '../state/status.js';
 /** Moved to src/state/history.ts; re-exported for existing importers. */
 export { readHistory };
 
+/** tend's own entries of an instance directory: never links, FIFOs or folders (see OWN_FILES in src/fs/layout.ts). */
+export const OWN_FILES = ['.env', '.version-history', 'status.json', 'requests.json', 'adopted.json', 'config.yaml'] as const;
+
 function readText(file: string): string | undefined {
   try {
-    return readFileSync(file, 'utf8');
+    return readOwnFile(file);
   } catch {
     return undefined;
   }
+}
+
+/** Why tend refuses to act on the instance directory: a link or special file among its own files. */
+export function unsafeEntries(dir: string): string[] {
+  const out: string[] = [];
+  const check = (f: () => void) => {
+    try {
+      f();
+    } catch (err) {
+      out.push((err as Error).message);
+    }
+  };
+  check(() => assertOwnDirOrAbsent(dir));
+  if (out.length > 0) return out;
+  for (const f of OWN_FILES) check(() => assertOwnFileOrAbsent(join(dir, f)));
+  check(() => assertOwnDirOrAbsent(join(dir, 'logs')));
+  return out;
 }
 
 function readJson<T>(file: string): T | undefined {
@@ -55,7 +75,9 @@ export function readInstanceState(root: string, instancesDir: string, name: stri
   const status = readStatus(join(dir, 'status.json')).status;
   const requests = readJson<{ restartRequestedAt?: string }>(join(dir, 'requests.json'));
   const rel = relative(root, envPath);
+  const unsafe = unsafeEntries(dir);
   return {
+    ...(unsafe.length > 0 ? { unsafe } : {}),
     history: readHistory(join(dir, '.version-history')),
     ...(status?.phase ? { phase: status.phase } : {}),
     ...(status?.held ? { held: status.held } : {}),

@@ -1,13 +1,14 @@
 // `tend create`: a new desired/<name>.yaml (version, port, runtime, env; secret names only), its secrets
 // in instances/<name>/.env (0600), then a reconcile of that instance. On any failure — a bad tag, a
 // taken port, a failed build or first start, an abort — everything it made is removed again.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Log } from '../executor/execute.js';
 import type { Runtime, RuntimeChoice } from '../model/types.js';
 import { RUNTIMES } from '../model/types.js';
 import { createFileExclusive, writeFileAtomic } from '../fs/atomic.js';
+import { readOwnFile } from '../fs/safe.js';
 import { observeRuntimes } from '../observe/index.js';
 import { resolveVersions } from '../observe/tags.js';
 import { RUNTIME_NOUN } from '../spec/names.js';
@@ -80,7 +81,7 @@ function urlOf(address: string, port: number): string {
 
 function readOptional(file: string): string | undefined {
   try {
-    return readFileSync(file, 'utf8');
+    return readOwnFile(file);
   } catch {
     return undefined;
   }

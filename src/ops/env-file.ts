@@ -1,9 +1,9 @@
 // Edits of an instance's .env (its secrets): one KEY=VALUE line set or removed, every other line and
 // comment kept, written atomically with mode 0600. Values are written so that tend (parseEnvFile) and
 // systemd (EnvironmentFile=) read them back the same; errors never contain a value.
-import { chmodSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { readOwnFile, UnsafeFileError, writeOwnFile } from '../fs/safe.js';
 import { parseEnvFile } from '../observe/instances.js';
 
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -32,9 +32,9 @@ export function formatEnvLine(key: string, value: string): string {
 
 function readText(file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return readOwnFile(file) ?? '';
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    if (err instanceof UnsafeFileError) throw err;
     throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
 }
@@ -86,7 +86,6 @@ export function editEnvFile(file: string, changes: Readonly<Record<string, strin
   }
   for (const [key, line] of rendered) if (!placed.has(key)) out.push(line);
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileAtomic(file, out.length > 0 ? `${out.join('\n')}\n` : '', 0o600);
-  chmodSync(file, 0o600);
+  writeOwnFile(file, out.length > 0 ? `${out.join('\n')}\n` : '', 0o600);
   return { set: result.set.sort(), unset: result.unset.sort() };
 }

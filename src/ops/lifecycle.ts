@@ -1,8 +1,8 @@
 // start / stop (the desired file's `state:`) and restart (a request in instances/<name>/requests.json
 // that the planner honours while the process started before it, so it survives an agent restart).
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { readOwnFile, UnsafeFileError, writeOwnFile } from '../fs/safe.js';
 import type { RootPaths } from '../spec/config.js';
 import type { ReconcileResult } from '../executor/reconcile.js';
 import { assertEditable, editAndApply, findEntry, reconcileInstances, type EditOptions, type EditResult, type InstanceOutcomeSummary, reloadDesired, type Project } from './edit.js';
@@ -38,14 +38,15 @@ export function requestRestart(paths: Pick<RootPaths, 'instances'>, name: string
   const file = requestsPath(paths.instances, name);
   let current: Record<string, unknown> = {};
   try {
-    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    const parsed: unknown = JSON.parse(readOwnFile(file) ?? '{}');
     if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) current = parsed as Record<string, unknown>;
-  } catch {
+  } catch (err) {
+    if (err instanceof UnsafeFileError) throw err;
     // Missing or unreadable: start afresh.
   }
   const requestedAt = at.toISOString();
   mkdirSync(join(paths.instances, name), { recursive: true });
-  writeFileAtomic(file, `${JSON.stringify({ ...current, restartRequestedAt: requestedAt }, null, 2)}\n`);
+  writeOwnFile(file, `${JSON.stringify({ ...current, restartRequestedAt: requestedAt }, null, 2)}\n`);
   return requestedAt;
 }
 

@@ -4,6 +4,7 @@ import type {
   ReleaseCatalog, TendConfig,
 } from '../model/types.js';
 import { compares } from '../drivers/compare.js';
+import { INSTANCE_LAYOUT } from '../drivers/compare-rules.js';
 import { RUNTIME_NOUN, targetName } from '../spec/names.js';
 import { ActionBuilder, type StepInput } from './builder.js';
 import { specDiff, specFields } from './diff.js';
@@ -54,6 +55,10 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   if (obs.items.some((i) => !i.owned && i.id === target)) {
     const message = `${RUNTIME_NOUN[runtime]} ${target} exists and is not owned by tend; it is never overwritten (remove or rename it)`;
     return blocked({ severity: 'error', ...at('runtime'), message }, message);
+  }
+  if (ctx.state?.unsafe?.length) {
+    const message = ctx.state.unsafe.join('; ');
+    return blocked({ severity: 'error', file: entry.file, line: 1, col: 1, instance: name, message }, message);
   }
   const required = [...new Set([...ctx.config.source.secrets, ...spec.secrets])].sort();
   const missing = required.filter((k) => !(ctx.state?.env.keys ?? []).includes(k));
@@ -131,6 +136,15 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     return plan('create', 'none', reason, [...removeOthers, ...write, ...startSteps], { fields: fieldsNew });
   }
 
+  if (current.specHash === hash && current.layout !== undefined && current.layout < INSTANCE_LAYOUT && current.state !== 'absent') {
+    // Made by an older tend whose app could write the whole instance directory: made again, once.
+    const live = current.state === 'running';
+    return plan('reconfigure', !live ? 'none' : runtime === 'docker' ? 'replace' : 'restart',
+      `made by an older tend (instance layout ${current.layout}): made again so that the app can write only data/ and projects/`, [
+        ...(live ? [{ type: 'stop' as const, runtime, target: current.id, reason: `stop ${current.id}` }] : []), ...write,
+        ...(running ? startSteps : []), ...removeOthers,
+      ], { fields: [{ field: 'layout', from: current.layout, to: INSTANCE_LAYOUT }], fromVersion: current.version });
+  }
   if (current.specHash === hash) {
     if (!running) {
       if (current.state === 'running') return plan('stop', 'stop', 'state: stopped', [{ type: 'stop', runtime, target, reason: `stop ${target}` }, ...removeOthers]);

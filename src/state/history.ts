@@ -1,5 +1,6 @@
 // `instances/<name>/.version-history`: one JSON line per change, appended whole or not at all.
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { assertOwnDirOrAbsent, openOwnFile, readOwnFile, UnsafeFileError } from '../fs/safe.js';
 import { dirname, join } from 'node:path';
 import type { HistoryEntry, HistoryOutcome, HistoryReason } from '../model/types.js';
 
@@ -53,14 +54,13 @@ export function parseHistory(text: string): HistoryRead {
 
 /** Entries and skipped lines of a history file; a missing file has none of either. */
 export function readHistoryFile(file: string): HistoryRead {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readOwnFile(file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], problems: [] };
-    return { entries: [], problems: [`cannot read: ${(err as Error).message}`] };
+    return { entries: [], problems: [err instanceof UnsafeFileError ? err.message : `cannot read: ${(err as Error).message}`] };
   }
-  return parseHistory(text);
+  return text === undefined ? { entries: [], problems: [] } : parseHistory(text);
 }
 
 /** The entries of a history file, oldest first (skipped lines dropped silently). */
@@ -77,7 +77,7 @@ function line(e: HistoryEntry): string {
 export type AppendResult = { appended: true } | { appended: false; why: 'duplicate id' };
 
 /**
- * Appends one entry as a single `O_APPEND` write of the whole line, then fsyncs, so a crash leaves
+ * Appends one entry (refusing a link or special file in the history's place: UnsafeFileError) as a single `O_APPEND` write of the whole line, then fsyncs, so a crash leaves
  * the line there or not at all (a short write, e.g. a full disk, is cut off again and throws).
  * After a torn last line (a crash of an older writer) it starts a new line, so only the torn one is lost.
  *
@@ -90,8 +90,10 @@ export type AppendResult = { appended: true } | { appended: false; why: 'duplica
 export function appendHistory(file: string, entry: HistoryEntry): AppendResult {
   const problem = entryProblem(entry);
   if (problem) throw new TypeError(`not a history entry: ${problem}`);
+  assertOwnDirOrAbsent(dirname(file));
   mkdirSync(dirname(file), { recursive: true });
-  const fd = openSync(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o644);
+  // Never through a link: a symlink here must not make tend (root) append to another file.
+  const fd = openOwnFile(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o644);
   try {
     const text = readFileSync(fd, 'utf8');
     if (entry.id !== undefined && parseHistory(text).entries.some((e) => e.id === entry.id)) return { appended: false, why: 'duplicate id' };

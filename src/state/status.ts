@@ -1,7 +1,7 @@
 // `instances/<name>/status.json`: the instance's phase and why, written atomically; `since` kept while the phase holds.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { readOwnFile, writeOwnFile } from '../fs/safe.js';
 import type { Phase, StatusFile } from '../model/types.js';
 
 export const STATUS_FILE = 'status.json';
@@ -31,13 +31,13 @@ function statusProblem(v: unknown): string | undefined {
 
 /** The status file, or undefined with the reason (missing, unreadable, not JSON, no phase); never throws. */
 export function readStatus(file: string): StatusRead {
-  let text: string;
+  let text: string | undefined;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readOwnFile(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { status: undefined, reason: code === 'ENOENT' ? `${file} does not exist` : `${file} cannot be read: ${(err as Error).message}` };
+    return { status: undefined, reason: `${file} cannot be read: ${(err as Error).message}` };
   }
+  if (text === undefined) return { status: undefined, reason: `${file} does not exist` };
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -76,7 +76,7 @@ export function writeStatus(file: string, status: StatusFile, opts: WriteStatusO
   if (problem) throw new TypeError(`status ${problem}`);
   const next = withSince(status, readStatus(file).status, opts.now ?? new Date());
   mkdirSync(dirname(file), { recursive: true });
-  writeFileAtomic(file, serialise(next));
+  writeOwnFile(file, serialise(next));
   return next;
 }
 
@@ -94,6 +94,6 @@ export function updateStatus(file: string, patch: Partial<StatusFile>, opts: Wri
   if (problem) throw new TypeError(`status ${problem}`);
   const next = withSince(merged, previous, opts.now ?? new Date());
   mkdirSync(dirname(file), { recursive: true });
-  writeFileAtomic(file, serialise(next));
+  writeOwnFile(file, serialise(next));
   return next;
 }

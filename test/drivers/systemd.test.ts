@@ -184,7 +184,7 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
     expect(readFileSync(`/proc/${await mainPid()}/cwd/.env`, 'utf8')).toContain('SECRET_TOKEN'); // cwd = instance dir
     expect((await sysctl(['is-enabled', unit()])).stdout.trim()).toBe('enabled');
     const text = readFileSync(join(UNIT_DIR, unit()), 'utf8');
-    for (const line of ['NoNewPrivileges=yes', 'PrivateTmp=yes', 'ProtectSystem=strict', `ReadWritePaths="${join(paths.instances, 'web')}"`]) {
+    for (const line of ['NoNewPrivileges=yes', 'PrivateTmp=yes', 'ProtectSystem=strict', `ReadWritePaths="${join(paths.instances, 'web', 'data')}" "${join(paths.instances, 'web', 'projects')}"`]) {
       expect(text.split('\n')).toContain(line);
     }
     expect((await sysctl(['show', '-p', 'PrivateTmp,ProtectSystem,NoNewPrivileges', '--value', unit()])).stdout.split('\n')).toEqual(['yes', 'strict', 'yes']);

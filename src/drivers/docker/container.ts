@@ -3,15 +3,18 @@
 // Inside the container the process sees the container's view of the launch values: TEND_PORT and
 // `${port}` are the container port (docker.containerPort, default 8080), TEND_ADDRESS and
 // `${address}` are 0.0.0.0 (it must accept connections from the published port), and the instance
-// directory is mounted at /instance (TEND_INSTANCE_DIR, `${instanceDir}`; TEND_CONFIG and
-// `${configPath}` are /instance/config.yaml). The host side publishes `address:port` -> the
+// directory appears at /instance (TEND_INSTANCE_DIR, `${instanceDir}`) with only the app's parts
+// mounted: data/ and projects/ read-write, config.yaml read-only (TEND_CONFIG, `${configPath}`);
+// .env, history, status and logs/ stay on the host, out of the container's reach. The host side publishes `address:port` -> the
 // container port. `source.run.args` (placeholders substituted that way) become the container's
 // command, handed to the image's entrypoint; `source.run.artifact` is not used (the image is the program).
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type Docker from 'dockerode';
 import type { Action, TendConfig } from '../../model/types.js';
 import { canonicalJson, sha256 } from '../../planner/hash.js';
 import { targetName } from '../../spec/names.js';
+import { APP_DIRS, instanceLayout } from '../../state/layout.js';
+import { INSTANCE_LAYOUT } from '../compare-rules.js';
 import { launchSpec, substitute } from '../launch.js';
 import type { ApplyContext } from '../types.js';
 
@@ -23,6 +26,8 @@ export const LABEL = {
   hash: 'tend.spec-hash',
   /** Digest of the whole create request (image, command, env, ports, mounts, network): no values. */
   config: 'tend.config',
+  /** The instance-directory layout the mounts follow (INSTANCE_LAYOUT). */
+  layout: 'tend.layout',
 } as const;
 
 /** Where the instance directory (instances/<name>/) appears inside the container. */
@@ -57,6 +62,28 @@ export function bindOf(volume: string, hostDir: string): string {
   return [isPath ? resolve(hostDir, source!) : source!, ...rest].join(':');
 }
 
+/** tend's own entries of an instance directory, never mounted into a container. */
+const OWN_ENTRIES = new Set(['.env', '.version-history', 'status.json', 'requests.json', 'adopted.json', 'config.yaml', 'logs']);
+
+/**
+ * Why a `docker.volumes` entry may not be mounted, or undefined: its host path may not be (or hold)
+ * the instance directory or the instances folder, nor one of tend's own files there; a container
+ * that could write those could plant links and files tend (root) reads.
+ */
+export function volumeProblem(bind: string, hostDir: string, instancesDir: string): string | undefined {
+  const source = bind.split(':')[0]!;
+  if (!isAbsolute(source)) return undefined; // a named volume
+  const within = (outer: string, p: string) => p === outer || p.startsWith(`${outer}${sep}`);
+  for (const dir of [resolve(instancesDir), resolve(hostDir)]) {
+    if (within(source, dir)) return `docker.volumes ${bind}: ${source} holds ${dir}, which is tend's (mount data/ or projects/ instead)`;
+  }
+  if (within(resolve(hostDir), source)) {
+    const first = relative(resolve(hostDir), source).split(sep)[0]!;
+    if (OWN_ENTRIES.has(first)) return `docker.volumes ${bind}: ${first} is tend's own file in the instance directory and is never mounted`;
+  }
+  return undefined;
+}
+
 /** The create request for the action's instance; throws when the action lacks its spec or the release has no image. */
 export function containerPlan(action: Action, ctx: ApplyContext): ContainerPlan {
   const { spec, release, config } = ctx;
@@ -79,7 +106,19 @@ export function containerPlan(action: Action, ctx: ApplyContext): ContainerPlan 
   const name = containerName(action, config);
   const hostIp = spec!.address === 'localhost' ? '127.0.0.1' : spec!.address;
   const portKey = `${containerPort}/tcp`;
-  const binds = [`${launch.cwd}:${INSTANCE_MOUNT}`, ...(spec!.docker?.volumes ?? []).map((v) => bindOf(v, launch.cwd))];
+  // Only the app's folders and a read-only config.yaml: the rest of the instance directory (.env,
+  // history, status, logs) is tend's, and a container that could write it could plant links there.
+  const layout = instanceLayout(ctx.paths.instances, launch.instance);
+  const volumes = (spec!.docker?.volumes ?? []).map((v) => bindOf(v, launch.cwd));
+  for (const v of volumes) {
+    const problem = volumeProblem(v, launch.cwd, ctx.paths.instances);
+    if (problem) throw new Error(problem);
+  }
+  const binds = [
+    ...APP_DIRS.map((d) => `${layout[d]}:${INSTANCE_MOUNT}/${d}`),
+    `${layout.config}:${INSTANCE_MOUNT}/config.yaml:ro`,
+    ...volumes,
+  ];
   const network = spec!.docker?.network ?? config.docker.network;
   const request = {
     image: release.imageId, cmd, env, binds, network: network ?? null, port: `${hostIp}:${spec!.port}->${portKey}`,
@@ -97,6 +136,7 @@ export function containerPlan(action: Action, ctx: ApplyContext): ContainerPlan 
       [LABEL.version]: launch.version,
       [LABEL.hash]: action.specHash ?? '',
       [LABEL.config]: digest,
+      [LABEL.layout]: String(INSTANCE_LAYOUT),
     },
     HostConfig: {
       PortBindings: { [portKey]: [{ HostIp: hostIp, HostPort: String(spec!.port) }] },

@@ -8,7 +8,7 @@
 // A container is inspected only when the list lacks what the planner needs: a crash-looping one
 // (restart count), an exit code the status text does not show, or a running one whose instance has
 // a restart request older than the container (its start time).
-import { readFileSync } from 'node:fs';
+import { readOwnFile } from '../../fs/safe.js';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -49,7 +49,7 @@ export function stateOf(state: string, exitCode: number | undefined): ObservedSt
 
 function restartRequestedAt(instancesDir: string, instance: string): number | undefined {
   try {
-    const v = JSON.parse(readFileSync(join(instancesDir, instance, 'requests.json'), 'utf8')) as { restartRequestedAt?: unknown };
+    const v = JSON.parse(readOwnFile(join(instancesDir, instance, 'requests.json')) ?? '{}') as { restartRequestedAt?: unknown };
     const t = typeof v.restartRequestedAt === 'string' ? Date.parse(v.restartRequestedAt) : NaN;
     return Number.isNaN(t) ? undefined : t;
   } catch {
@@ -121,6 +121,7 @@ function classify(owned: ContainerSummary[], others: ContainerSummary[], records
         instance: labels[LABEL.instance]!, owned: true,
         ...(labels[LABEL.version] ? { version: labels[LABEL.version] } : {}),
         ...(labels[LABEL.hash] ? { specHash: labels[LABEL.hash] } : {}),
+        layout: Number(labels[LABEL.layout]) || 1,
       }, ctx));
     } else if (record) {
       // Adopted: the instance's, with no spec hash, so the planner replaces it with tend's own container.

@@ -9,6 +9,7 @@ import type { Action } from '../../model/types.js';
 import { parseDuration } from '../../release/duration.js';
 import { targetName } from '../../spec/names.js';
 import { writeFileAtomic } from '../../fs/atomic.js';
+import { prepareInstanceDir } from '../../state/layout.js';
 import { launchSpec } from '../launch.js';
 import { dispatch } from '../dispatch.js';
 import type { ApplyContext, ObserveContext } from '../types.js';
@@ -87,7 +88,7 @@ async function writeUnit(action: Action, ctx: ApplyContext, pending: PendingRelo
   const launch = launchSpec(action, ctx);
   const rendered = renderUnit({ config: ctx.config, spec: ctx.spec, launch, specHash: action.specHash ?? '', unit });
   // WorkingDirectory= and ReadWritePaths= must exist before the unit starts, and the log directory for append:.
-  mkdirSync(join(launch.cwd, 'logs'), { recursive: true });
+  prepareInstanceDir(ctx.paths.instances, launch.instance);
   const wants = join(unitDirOf(ctx.config.systemd.scope), `${wantedByOf(ctx.config.systemd.scope)}.wants`, unit);
   if (!existsSync(wants)) pending.enable.add(unit);
   if (text === rendered) return;

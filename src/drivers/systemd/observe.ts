@@ -103,6 +103,7 @@ export function toItem(file: UnitFile, props: Record<string, string> | undefined
   };
   if (owned && file.marks.version !== '') item.version = file.marks.version;
   if (owned && file.marks.specHash !== '') item.specHash = file.marks.specHash;
+  if (owned) item.layout = Number(file.marks.layout) || 1;
   if (item.state === 'running') {
     const started = timestampToIso(p.ExecMainStartTimestamp);
     if (started) item.startedAt = started;

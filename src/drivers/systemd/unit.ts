@@ -4,6 +4,8 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec, TendConfig } from '../../model/types.js';
+import { APP_DIRS } from '../../state/layout.js';
+import { INSTANCE_LAYOUT } from '../compare-rules.js';
 import type { LaunchSpec } from '../launch.js';
 
 /** templates/ at the package root (three levels up from src/drivers/systemd and dist/drivers/systemd). */
@@ -63,6 +65,7 @@ export function unitValues({ config, spec, launch, specHash }: UnitInput): Recor
     version: plain(launch.version, 'version'),
     specHash,
     launchDigest: launch.digest,
+    layout: String(INSTANCE_LAYOUT),
     after: system ? 'network-online.target' : '',
     wants: system ? 'network-online.target' : '',
     execStart: launch.argv.map((a) => quote(a, 'a program argument', true)).join(' '),
@@ -79,7 +82,8 @@ export function unitValues({ config, spec, launch, specHash }: UnitInput): Recor
     noNewPrivileges: hardening ? 'yes' : '',
     privateTmp: hardening && !inTmp ? 'yes' : '',
     protectSystem: hardening ? 'strict' : '',
-    readWritePaths: hardening ? quote(launch.cwd, 'the instance directory') : '',
+    // The app writes only its own folders; the rest of the instance directory (.env, history, logs/) is tend's.
+    readWritePaths: hardening ? APP_DIRS.map((d) => quote(join(launch.cwd, d), `the instance's ${d}/`)).join(' ') : '',
     standardOutput: files ? `append:${plain(launch.logFile, 'the log file')}` : '',
     standardError: files ? `append:${plain(launch.logFile, 'the log file')}` : '',
     wantedBy: wantedByOf(sd.scope),
@@ -122,6 +126,7 @@ export interface UnitMarks {
   version: string;
   specHash: string;
   launch: string;
+  layout: string;
 }
 
 /** The X-Tend-* keys of a unit file's text ('' for missing ones). */
@@ -130,7 +135,7 @@ export function readMarks(text: string): UnitMarks {
     const m = new RegExp(`^X-Tend-${key}=(.*)$`, 'm').exec(text);
     return m ? m[1]!.trim().replaceAll('%%', '%') : '';
   };
-  return { app: get('App'), instance: get('Instance'), version: get('Version'), specHash: get('Spec-Hash'), launch: get('Launch') };
+  return { app: get('App'), instance: get('Instance'), version: get('Version'), specHash: get('Spec-Hash'), launch: get('Launch'), layout: get('Layout') };
 }
 
 /** The login name whose user manager runs user units (for the linger check). */

@@ -8,12 +8,12 @@
 // exactly as the new spec would launch it (same argv, cwd, env, release commit: the @tend-launch
 // digest), create-session only restamps the marks: a reload (health/rollout edits) or a repeated
 // create leaves the process alone.
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Action } from '../../model/types.js';
 import { targetName } from '../../spec/names.js';
 import { dispatch } from '../dispatch.js';
 import type { ApplyContext } from '../types.js';
+import { prepareInstanceDir } from '../../state/layout.js';
+import { withEnvScript } from './env-script.js';
 import { formatLiteral, socketOf, tmuxOrThrow, type TmuxRun } from './command.js';
 import { instanceDirOf, launchFor, logFileOf, type Launch } from './launch.js';
 import { isOwned } from './observe.js';
@@ -22,9 +22,6 @@ import { paneTarget, respawn, sessionTarget, terminate, type StopTimings } from 
 
 /** The exited placeholder a created-but-not-started session holds (two args: tmux execs it, no shell). */
 export const PLACEHOLDER = ['true', 'tend: created, not started'];
-
-/** tmux refuses a command line over 16 KB ("command too long"); keep room for the rest of the call. */
-const ENV_LIMIT = 12_000;
 
 function runOf(ctx: ApplyContext, redact: readonly string[] = []): TmuxRun {
   return { socket: socketOf(ctx.config), redact, ...(ctx.signal ? { signal: ctx.signal } : {}) };
@@ -57,11 +54,6 @@ function marks(launch: Launch, action: Action, ctx: ApplyContext): [string, stri
 async function createSession(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
   const launch = launchFor(action, ctx);
   const run = runOf(ctx, launch.secrets);
-  const envArgs = Object.entries(launch.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const size = envArgs.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
-  if (size > ENV_LIMIT) {
-    throw new Error(`create-session ${launch.session}: env and .env total ${size} bytes; tmux takes at most ${ENV_LIMIT} in one command`);
-  }
   const s = launch.session;
   const existing = await ownedPane(run, s, ctx);
   const stamp = marks(launch, action, ctx).map(([k, v]) => ['set-option', '-t', paneTarget(s), k, v]);
@@ -73,11 +65,11 @@ async function createSession(action: Action, ctx: ApplyContext, t: StopTimings):
     await terminate(run, existing, t);
     await tmuxOrThrow([['set-option', '-s', 'exit-empty', 'off'], ['kill-session', '-t', sessionTarget(s)]], run);
   }
-  mkdirSync(join(launch.cwd, 'logs'), { recursive: true });
-  // One tmux call: remain-on-exit is set before the server handles the placeholder's exit.
-  await tmuxOrThrow([
-    ['new-session', '-d', '-s', s, '-c', formatLiteral(launch.cwd), '-x', '200', '-y', '50',
-      ...envArgs, '--', ...PLACEHOLDER],
+  prepareInstanceDir(ctx.paths.instances, launch.instance);
+  // One tmux call: remain-on-exit is set before the server handles the placeholder's exit. The env
+  // (secrets included) goes in by file: a `-e KEY=VALUE` here would stay in the server's command line.
+  await withEnvScript(s, launch.env, (envFile) => tmuxOrThrow([
+    ['new-session', '-d', '-s', s, '-c', formatLiteral(launch.cwd), '-x', '200', '-y', '50', '--', ...PLACEHOLDER],
     // Keep tend's server up when its last session goes: otherwise replacing the only session
     // (kill-session, then new-session) races the server's exit ("server exited unexpectedly").
     ['set-option', '-s', 'exit-empty', 'off'],
@@ -85,8 +77,10 @@ async function createSession(action: Action, ctx: ApplyContext, t: StopTimings):
     ['set-option', '-t', paneTarget(s), MARK.stopped, '1'],
     ['set-option', '-t', paneTarget(s), MARK.launch, launch.digest],
     ['set-option', '-t', paneTarget(s), MARK.command, JSON.stringify(launch.argv)],
+    // After remain-on-exit: tmux reads the file asynchronously, and the placeholder exits meanwhile.
+    ['source-file', envFile],
     ...stamp,
-  ], run);
+  ], run));
   if (!(await findPane(run, s))) throw new Error(`tmux session ${s} vanished right after it was created`);
 }
 
