@@ -1,10 +1,12 @@
 // Attack test (issue 13): a build cannot leave processes behind — setsid -f, nohup & and double-fork daemons end with it.
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildRelease, BuildError, clonePrefix } from '../../src/release/build.js';
+import { probeContainment } from '../../src/release/contain.js';
+import { runBuildCommand } from '../../src/release/run.js';
 import { buildOnce } from '../helpers/cli.js';
 import { git, makeApp, type App } from '../helpers/release-app.js';
 import { useScratch } from '../helpers/scratch.js';
@@ -179,5 +181,33 @@ describe.skipIf(process.platform !== 'linux')('a build cannot leave processes be
     process.kill(child.pid!, 'SIGKILL');
     await child;
     await expectNoneLeft(app, 'killed');
+  });
+});
+
+describe('where containment is not available', () => {
+  it.skipIf(process.platform !== 'linux')('here (Linux, root or user namespaces allowed) builds run in a PID namespace', async () => {
+    expect(await probeContainment()).toMatchObject({ kind: 'pid-namespace' });
+  });
+
+  it('off Linux there is no PID namespace: the process group, with the reason', async () => {
+    expect(await probeContainment('darwin', 0)).toEqual({ kind: 'process-group', reason: 'PID namespaces are Linux-only, this is darwin' });
+  });
+
+  it('the build still runs, and build.log and the build\'s output say it is not contained and why', async () => {
+    const dir = scratch('uncontained');
+    writeFileSync(join(dir, 'build.sh'), '#!/bin/sh\necho built\n', { mode: 0o755 });
+    const logFile = join(dir, 'build.log');
+    const fd = openSync(logFile, 'w');
+    const warnings: string[] = [];
+    try {
+      await runBuildCommand({
+        command: './build.sh', cwd: dir, env: {}, timeoutMs: 30_000, logFd: fd, onWarning: (m) => warnings.push(m),
+        containment: { kind: 'process-group', reason: 'unshare failed: Operation not permitted' },
+      });
+    } finally {
+      closeSync(fd);
+    }
+    expect(warnings).toEqual([expect.stringMatching(/^build processes are not contained \(unshare failed: Operation not permitted\): .*setsid.*docs\/troubleshooting\.md/)]);
+    expect(readFileSync(logFile, 'utf8')).toBe(`# tend: warning: ${warnings[0]}\nbuilt\n`);
   });
 });
