@@ -130,9 +130,11 @@ describe('buildRelease', () => {
     expect(aborted.failure).toBe('aborted');
     expect(readdirSync(app.releases)).toEqual([]);
     // The build's own children (sleep 30) were killed with it (zombies waiting for the reaper do not count).
-    const groups = countLines(join(app.control, 'count')).map((line) => Number(line.split(' ')[2]));
-    const { stdout } = await execa('ps', ['-eo', 'pgid=,stat=,pid=,args=']);
-    const live = stdout.split('\n').map((l) => l.trim().split(/\s+/)).filter(([pgid, stat]) => groups.includes(Number(pgid)) && !stat!.startsWith('Z'));
+    const builds = countLines(join(app.control, 'count')).map((line) => Number(line.split(' ')[2]));
+    expect(builds.every((pid) => pid > 1)).toBe(true);
+    const { stdout } = await execa('ps', ['-eo', 'pgid=,ppid=,stat=,pid=,args=']);
+    const live = stdout.split('\n').map((l) => l.trim().split(/\s+/))
+      .filter(([pgid, ppid, stat, pid]) => [pgid, ppid, pid].some((p) => builds.includes(Number(p))) && !stat!.startsWith('Z'));
     expect(live).toEqual([]);
   });
 
@@ -144,10 +146,12 @@ describe('buildRelease', () => {
     const child = execa('node', [CHILD, JSON.stringify(opts)], { reject: false });
     while (!existsSync(join(app.control, 'started'))) await new Promise((r) => setTimeout(r, 20));
     const buildPid = Number(countLines(join(app.control, 'count'))[0]!.split(' ')[2]);
+    expect(buildPid).toBeGreaterThan(1); // never kill(-1)
     process.kill(child.pid!, 'SIGKILL');
     await child;
     try {
-      process.kill(-buildPid, 'SIGKILL'); // the orphaned build.sh, in its own process group
+      // Contained, the build went with tend (setpriv --pdeathsig); uncontained, the orphaned build.sh leads its own group.
+      if (readFileSync(`/proc/${buildPid}/cmdline`, 'utf8').includes('build.sh')) process.kill(-buildPid, 'SIGKILL');
     } catch {
       // already gone
     }

@@ -1,5 +1,5 @@
 // Release pieces on their own: validation of real release folders and tars, locks, retention, durations, commands.
-import { chmodSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -10,6 +10,7 @@ import { sha256File } from '../src/release/files.js';
 import { releasesInUse } from '../src/release/in-use.js';
 import { acquireLock, readLockOwner, tryAcquireLock } from '../src/release/lock.js';
 import { planPrune } from '../src/release/prune.js';
+import { runBuildCommand } from '../src/release/run.js';
 import { imageArchiveProblem } from '../src/release/tar.js';
 import { validateRelease } from '../src/release/validate.js';
 import { instanceState, observedItem, resolved, validEntry } from './helpers/planner-fixtures.js';
@@ -167,5 +168,22 @@ describe('durations and build commands', () => {
     expect(() => splitCommand('make && ./package.sh')).toThrow('build command "make && ./package.sh" uses shell syntax (&&), but it runs without a shell: put the steps in a script such as ./build.sh');
     expect(() => splitCommand('./build.sh >out')).toThrow(/uses shell syntax/);
     expect(() => splitCommand('"unclosed')).toThrow('build command has an unclosed "');
+  });
+});
+
+describe('runBuildCommand', () => {
+  const run = (dir: string, command: string) => {
+    const fd = openSync(join(dir, 'build.log'), 'w');
+    return runBuildCommand({ command, cwd: dir, env: {}, timeoutMs: 30_000, logFd: fd }).finally(() => closeSync(fd));
+  };
+
+  it('a missing, non-executable or unknown build command is a spawn error in plain words; a bare name is found on PATH', async () => {
+    const dir = scratch('run');
+    writeFileSync(join(dir, 'build.sh'), '#!/bin/sh\necho built in "$PWD"\n', { mode: 0o644 });
+    await expect(run(dir, './build.sh')).rejects.toMatchObject({ failure: 'spawn', message: 'cannot run build command ./build.sh: not executable (chmod +x)' });
+    await expect(run(dir, './nope.sh')).rejects.toMatchObject({ failure: 'spawn', message: 'build command ./nope.sh does not exist in the checked-out tag' });
+    await expect(run(dir, 'tend-no-such-tool')).rejects.toMatchObject({ failure: 'spawn', message: 'cannot run build command tend-no-such-tool: not found' });
+    await run(dir, 'sh ./build.sh');
+    expect(readFileSync(join(dir, 'build.log'), 'utf8')).toContain(`built in ${dir}\n`);
   });
 });

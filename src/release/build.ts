@@ -162,6 +162,7 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
     try {
       await runBuildCommand({
         command: config.source.build, cwd: clone, timeoutMs, logFd, signal, onOutput: opts.onOutput,
+        onWarning: (message) => opts.log?.('warn', message),
         env: { TEND_VERSION: version, TEND_COMMIT: commit },
       });
     } catch (err) {

@@ -1,8 +1,9 @@
-// Runs the build command in the clone (argument array, no shell) and streams its output into build.log.
-import { existsSync, writeSync } from 'node:fs';
-import { resolve } from 'node:path';
+// Runs the build command in the clone (argument array, no shell), contained, and streams its output into build.log.
+import { accessSync, constants, existsSync, statSync, writeSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { splitCommand } from './command.js';
+import { buildContainment, containmentWarning, type Containment } from './contain.js';
 import { cleanEnv } from './source.js';
 
 export type RunFailure = 'exit' | 'timeout' | 'aborted' | 'spawn';
@@ -23,19 +24,45 @@ export interface RunOptions {
   logFd: number;
   signal?: AbortSignal;
   onOutput?: (chunk: string) => void;
+  /** Told when the build runs uncontained (also written to build.log). */
+  onWarning?: (message: string) => void;
+  /** How to contain the build's processes; probed once per process by default. */
+  containment?: Containment;
 }
 
-/** Kills a whole process group (the build and whatever it started); quiet when it is gone. */
-function killGroup(pid: number | undefined): void {
+/** Kills the build: the whole process group, or the contained build's unshare (which takes its namespace along). */
+function kill(pid: number | undefined, group: boolean): void {
   if (pid === undefined) return;
   try {
-    process.kill(-pid, 'SIGKILL');
+    process.kill(group ? -pid : pid, 'SIGKILL');
   } catch {
     // already gone
   }
 }
 
-/** Runs the build to completion; throws RunError on a non-zero exit, timeout or abort. */
+const executable = (file: string) => {
+  try {
+    accessSync(file, constants.X_OK);
+    return statSync(file).isFile();
+  } catch {
+    return false;
+  }
+};
+
+/** The build command as an absolute path: a path inside the checked-out tag, or a bare name found on the build's PATH. */
+function resolveCommand(cmd: string, cwd: string, env: Record<string, string>): string {
+  if (cmd.includes('/')) {
+    const file = resolve(cwd, cmd);
+    if (!existsSync(file)) throw new RunError(`build command ${cmd} does not exist in the checked-out tag`, 'spawn');
+    if (!executable(file)) throw new RunError(`cannot run build command ${cmd}: not executable (chmod +x)`, 'spawn');
+    return file;
+  }
+  const found = (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, cmd)).find(executable);
+  if (!found) throw new RunError(`cannot run build command ${cmd}: not found`, 'spawn');
+  return found;
+}
+
+/** Runs the build to completion; throws RunError on a non-zero exit, timeout or abort. Nothing it started outlives it. */
 export async function runBuildCommand(opts: RunOptions): Promise<void> {
   let argv: string[];
   try {
@@ -44,26 +71,35 @@ export async function runBuildCommand(opts: RunOptions): Promise<void> {
     throw new RunError((err as Error).message, 'spawn');
   }
   const [cmd, ...args] = argv;
-  // A command with a slash is a path inside the checked-out tag; a bare name is looked up on PATH.
-  const file = cmd!.includes('/') ? resolve(opts.cwd, cmd!) : cmd!;
-  if (cmd!.includes('/') && !existsSync(file)) throw new RunError(`build command ${cmd} does not exist in the checked-out tag`, 'spawn');
-  const sub = execa(file, args, {
+  const env = cleanEnv(opts.env);
+  const file = resolveCommand(cmd!, opts.cwd, env);
+  const contain = opts.containment ?? await buildContainment();
+  const contained = contain.kind === 'pid-namespace';
+  if (!contained) {
+    const warning = containmentWarning(contain);
+    writeSync(opts.logFd, `# tend: warning: ${warning}\n`);
+    opts.onWarning?.(warning);
+  }
+  const [runFile, ...runArgs] = contained ? [...contain.wrapper, file, ...args] : [file, ...args];
+  const sub = execa(runFile!, runArgs, {
     cwd: opts.cwd,
-    env: cleanEnv(opts.env),
+    env,
     extendEnv: false,
     stdin: 'ignore',
     all: true,
     buffer: false,
-    // Its own process group, so a timeout or abort also ends what the build started.
+    // Its own process group: a Ctrl-C on the terminal reaches tend (which aborts), not the build directly.
     detached: true,
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
-    forceKillAfterDelay: 5_000,
+    // unshare ignores SIGTERM; SIGKILL ends it, its child (PID 1 of the namespace) and so the whole namespace.
+    ...(contained ? { killSignal: 'SIGKILL' as const, forceKillAfterDelay: false as const } : { forceKillAfterDelay: 5_000 }),
     reject: false,
   });
-  const onExit = () => killGroup(sub.pid);
+  // Uncontained, the group is killed as soon as the build exits (what it left would hold build.log's pipe open).
+  const onExit = () => kill(sub.pid, !contained);
   process.once('exit', onExit);
-  sub.once('exit', onExit);
+  if (!contained) sub.once('exit', onExit);
   sub.all?.on('data', (chunk: Buffer) => {
     writeSync(opts.logFd, chunk);
     opts.onOutput?.(chunk.toString('utf8'));
@@ -74,12 +110,13 @@ export async function runBuildCommand(opts: RunOptions): Promise<void> {
     if (r.isCanceled || opts.signal?.aborted) throw new RunError('build was interrupted', 'aborted');
     const code = (r as { code?: string }).code;
     if (code === 'ENOENT' || code === 'EACCES') {
-      throw new RunError(`cannot run build command ${cmd}: ${code === 'EACCES' ? 'not executable (chmod +x)' : 'not found'}`, 'spawn');
+      throw new RunError(`cannot run build command ${contained ? runFile : cmd}: ${code === 'EACCES' ? 'not executable (chmod +x)' : 'not found'}`, 'spawn');
     }
     if (r.exitCode !== undefined && r.exitCode !== 0) throw new RunError(`build failed with exit code ${r.exitCode}`, 'exit', r.exitCode);
     if (r.failed) throw new RunError(`build failed: ${r.signal ? `killed by ${r.signal}` : r.shortMessage}`, 'exit');
   } finally {
     process.removeListener('exit', onExit);
-    killGroup(sub.pid);
+    // Contained, the build has been reaped by now (its PID may be reused): only a group needs a last kill.
+    if (!contained) kill(sub.pid, true);
   }
 }

@@ -11,13 +11,15 @@ export const git = (cwd: string, ...args: string[]) =>
 
 /**
  * build.sh reads `$CONTROL/mode`: ok (default), fail (100 lines, exit 3), sleep (touch started, sleep 30),
- * slow (sleep 1), noartifact. It appends `version commit pid` to `$CONTROL/count` on every run, and runs
+ * slow (sleep 1), noartifact. It appends `version commit pid` (the host's PID) to `$CONTROL/count` on every run, and runs
  * `docker import TAR NAME` when `$CONTROL/image` holds `NAME TAR`.
  */
 function buildScript(control: string): string {
   return `#!/bin/sh
 CONTROL='${control}'
-echo "$TEND_VERSION $TEND_COMMIT $$" >> "$CONTROL/count"
+# The host's PID (inside tend's PID namespace $$ is 1): /proc/self read by the shell itself.
+pid=$$; [ -r /proc/self/stat ] && read -r pid rest < /proc/self/stat
+echo "$TEND_VERSION $TEND_COMMIT $pid" >> "$CONTROL/count"
 mode=$(cat "$CONTROL/mode" 2>/dev/null || echo ok)
 echo "building $TEND_VERSION in mode $mode"
 case "$mode" in
