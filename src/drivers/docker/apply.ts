@@ -97,7 +97,7 @@ async function createContainer(docker: Docker, action: Action, ctx: ApplyContext
     const existing = await ownedContainer(docker, plan.name, ctx);
     const labels = existing?.info.Config.Labels ?? {};
     if (existing && !existing.adopted && labels[LABEL.hash] === (action.specHash ?? '') && labels[LABEL.config] === plan.digest
-      && existing.info.Image === plan.imageId) {
+      && labels[LABEL.layout] === plan.options.Labels?.[LABEL.layout] && existing.info.Image === plan.imageId) {
       return;
     }
     if (existing) await removeContainer(docker, existing.info, t);
