@@ -1,4 +1,5 @@
 // Validates one desired file and produces its merged spec (tend.yaml defaults under it).
+import { trustProblems } from './trust-checks.js';
 import type { Diagnostic, InstanceSpec, Runtime, TendConfig } from '../model/types.js';
 import { validators } from './schemas.js';
 import { schemaDiagnostics } from './schema-errors.js';
@@ -94,6 +95,7 @@ export function checkInstance(
   if (spec.systemd !== undefined && spec.runtime !== 'systemd' && spec.runtime !== 'auto') {
     at(['systemd'], 'warning', `systemd settings are ignored: runtime is ${spec.runtime}`);
   }
+  for (const p of trustProblems(spec)) at(hasPath(source, p.path) ? p.path : p.path.slice(0, -1), 'error', p.message);
   const runtime = resolveRuntime(spec.runtime, platform, autoRuntime);
   if (runtime === 'launchd' && platform !== 'darwin' && launchdWarn) {
     const path = hasPath(source, ['runtime']) ? ['runtime'] : [];
