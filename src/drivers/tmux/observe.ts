@@ -1,4 +1,5 @@
 // tmux observation: the sessions on tend's socket as ObservedItems (owned by marks, look-alikes reported unowned).
+import { readFileSync } from 'node:fs';
 import type { ObservedItem, ObservedState, RuntimeObservation } from '../../model/types.js';
 import type { ObserveContext } from '../types.js';
 import { socketOf } from './command.js';
@@ -44,6 +45,22 @@ export function toItem(p: PaneInfo, app: string): ObservedItem | undefined {
   return item;
 }
 
+/**
+ * A warning when tend's tmux server was started by an older tend, whose first `new-session` passed
+ * env values as `-e KEY=VALUE`: the server keeps its first client's argv, readable by every local user.
+ */
+export function argvWarning(serverPid: number, socket: string): string | undefined {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${serverPid}/cmdline`, 'utf8').split('\0');
+  } catch {
+    return undefined; // not Linux, or gone
+  }
+  if (!argv.some((a, i) => a === '-e' && /^[A-Za-z_][A-Za-z0-9_]*=/.test(argv[i + 1] ?? ''))) return undefined;
+  return `tend's tmux server (socket ${socket}, pid ${serverPid}) was started by an older tend and shows env values (secrets included) in its command line to every local user; `
+    + `stop it once (tmux -L ${socket} kill-server: its sessions stop) and run tend reconcile to start them on a clean server`;
+}
+
 /** One `tmux list-panes -a` on the socket; never throws. */
 export async function observeTmux(ctx: ObserveContext): Promise<RuntimeObservation> {
   try {
@@ -51,7 +68,9 @@ export async function observeTmux(ctx: ObserveContext): Promise<RuntimeObservati
     if (listing.status === 'error') return { status: 'unavailable', reason: listing.message, items: [] };
     const items = listing.panes.flatMap((p) => toItem(p, ctx.config.app) ?? []);
     items.sort((a, b) => a.id.localeCompare(b.id));
-    return { status: 'ok', items };
+    const serverPid = listing.panes.find((p) => p.serverPid !== undefined)?.serverPid;
+    const warning = serverPid !== undefined && items.some((i) => i.owned) ? argvWarning(serverPid, socketOf(ctx.config)) : undefined;
+    return { status: 'ok', items, ...(warning ? { warnings: [warning] } : {}) };
   } catch (err) {
     // TmuxMissingError (no binary) lands here too: the runtime is unavailable, not an error.
     return { status: 'unavailable', reason: err instanceof Error ? err.message : String(err), items: [] };
