@@ -269,8 +269,19 @@ export interface InstanceState {
   applied?: AppliedSpec;
   restartRequestedAt?: string;
   crashes?: Crash[];
-  /** Names present in `instances/<name>/.env` and a digest of their values; never the values. */
-  env: { file: string; keys: string[]; digest: string };
+  /**
+   * Names present in `instances/<name>/.env` and a digest of their values; never the values. `problems`:
+   * lines tend and systemd would read differently (src/observe/env-parse.ts); the planner applies nothing then.
+   */
+  env: { file: string; keys: string[]; digest: string; problems?: EnvProblem[] };
+}
+
+/** A .env line tend and systemd's EnvironmentFile= would read differently: where, which key, why (never the value). */
+export interface EnvProblem {
+  line: number;
+  col: number;
+  key?: string;
+  message: string;
 }
 
 export type InstanceStates = Record<string, InstanceState>;

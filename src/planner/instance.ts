@@ -6,6 +6,7 @@ import type {
 import { compares } from '../drivers/compare.js';
 import { RUNTIME_NOUN, targetName } from '../spec/names.js';
 import { ActionBuilder, type StepInput } from './builder.js';
+import { envProblemDiagnostics } from './diagnostics.js';
 import { specDiff, specFields } from './diff.js';
 import { short, specHash } from './hash.js';
 import { decideRelease, type ReleaseDecision } from './release.js';
@@ -54,6 +55,15 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   if (obs.items.some((i) => !i.owned && i.id === target)) {
     const message = `${RUNTIME_NOUN[runtime]} ${target} exists and is not owned by tend; it is never overwritten (remove or rename it)`;
     return blocked({ severity: 'error', ...at('runtime'), message }, message);
+  }
+  const envProblems = ctx.state?.env.problems ?? [];
+  if (envProblems.length > 0) {
+    // A .env systemd would read differently (a key lost, another value): apply nothing, what runs keeps running.
+    const envFile = ctx.state!.env.file;
+    const [first, ...rest] = envProblemDiagnostics(envFile, name, envProblems);
+    ctx.diagnostics.push(...rest);
+    const lines = envProblems.map((p) => p.line).join(', ');
+    return blocked(first!, `${envFile} line${envProblems.length > 1 ? 's' : ''} ${lines}: read differently by systemd; nothing is applied until fixed`);
   }
   const required = [...new Set([...ctx.config.source.secrets, ...spec.secrets])].sort();
   const missing = required.filter((k) => !(ctx.state?.env.keys ?? []).includes(k));
