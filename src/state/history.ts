@@ -1,6 +1,7 @@
 // `instances/<name>/.version-history`: one JSON line per change, appended whole or not at all.
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { withFileErrors } from '../fs/io-error.js';
 import type { HistoryEntry, HistoryOutcome, HistoryReason } from '../model/types.js';
 
 export const HISTORY_FILE = '.version-history';
@@ -90,6 +91,11 @@ export type AppendResult = { appended: true } | { appended: false; why: 'duplica
 export function appendHistory(file: string, entry: HistoryEntry): AppendResult {
   const problem = entryProblem(entry);
   if (problem) throw new TypeError(`not a history entry: ${problem}`);
+  // ENOSPC, EACCES, EIO...: `cannot append to instances/web/.version-history: ...`.
+  return withFileErrors('append to', file, () => append(file, entry));
+}
+
+function append(file: string, entry: HistoryEntry): AppendResult {
   mkdirSync(dirname(file), { recursive: true });
   const fd = openSync(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o644);
   try {
