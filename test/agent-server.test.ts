@@ -338,7 +338,9 @@ describe('status server', () => {
 
   it('refuses a port already taken', async () => {
     const port = new URL(server.url).port;
-    await expect(startStatusServer({ listen: `127.0.0.1:${port}`, view, metrics })).rejects.toThrow(/EADDRINUSE/);
+    await expect(startStatusServer({ listen: `127.0.0.1:${port}`, view, metrics })).rejects.toMatchObject({
+      name: 'ListenError', code: 'EADDRINUSE', message: `cannot listen on 127.0.0.1:${port}: address already in use (another tend agent?)`,
+    });
   });
 });
 

@@ -19,9 +19,9 @@ describe('.env edits', () => {
     const file = join(scratch('env'), 'inst', '.env');
     expect(editEnvFile(file, { A: 'one' })).toEqual({ set: ['A'], unset: [] });
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    writeFileSync(file, '# secrets of web\nA=one\n\nexport B="two"\n# keep me\nA=dup\nC=3\n');
+    writeFileSync(file, '# secrets of web\nA=one\n\nB="two"\n# keep me\nA=dup\nC=3\n');
     expect(editEnvFile(file, { A: 'new value', D: 'd' })).toEqual({ set: ['A', 'D'], unset: [] });
-    expect(readFileSync(file, 'utf8')).toBe("# secrets of web\nA='new value'\n\nexport B=\"two\"\n# keep me\nC=3\nD=d\n");
+    expect(readFileSync(file, 'utf8')).toBe("# secrets of web\nA='new value'\n\nB=\"two\"\n# keep me\nC=3\nD=d\n");
     expect(editEnvFile(file, { B: undefined, Z: undefined })).toEqual({ set: [], unset: ['B'] });
     expect(readFileSync(file, 'utf8')).toBe("# secrets of web\nA='new value'\n\n# keep me\nC=3\nD=d\n");
     expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -29,6 +29,20 @@ describe('.env edits', () => {
     const before = statSync(file).mtimeMs;
     expect(editEnvFile(file, { C: '3' })).toEqual({ set: [], unset: [] });
     expect(statSync(file).mtimeMs).toBe(before);
+  });
+
+  it('refuses to edit around a line systemd reads differently (naming it, never a value); setting that key replaces it', () => {
+    const file = join(scratch('env-bad'), '.env');
+    writeFileSync(file, 'A=1\nexport B=s3cr3t\nC="open\n');
+    expect(() => editEnvFile(file, { A: '2' })).toThrow(`${file}:2:1: "export" before B`);
+    expect(() => editEnvFile(file, { B: 'x' })).toThrow(`${file}:3:3: the value of C opens a " that is never closed`);
+    try {
+      editEnvFile(file, { A: '2' });
+    } catch (err) {
+      expect((err as Error).message).not.toMatch(/s3cr3t|open/);
+    }
+    expect(editEnvFile(file, { B: 'two', C: 'three' })).toEqual({ set: ['B', 'C'], unset: [] });
+    expect(readFileSync(file, 'utf8')).toBe('A=1\nB=two\nC=three\n');
   });
 
   it('writes values tend reads back exactly; refuses those no .env form carries, naming only the key', () => {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { InstanceStatus } from '../status/index.js';
 import { statusJson } from '../views/status-text.js';
+import { exposureWarning, hostCheck, listenError, type HostCheck } from './host-check.js';
 import type { AgentMetrics } from './metrics.js';
 import { renderStatusPage, type PageInstance } from './page.js';
 import type { AgentView } from './types.js';
@@ -10,6 +11,7 @@ import type { AgentView } from './types.js';
 /** The part of a pino logger the server uses. */
 export interface StatusServerLog {
   info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
 }
 
@@ -96,11 +98,18 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, type: s
   res.end(req.method === 'HEAD' ? undefined : buf);
 }
 
-/** Starts serving; resolves once listening. */
+/** Starts serving; resolves once listening. Throws ListenError (one line, e.g. the port is taken) when it cannot. */
 export async function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
   const { host, port } = parseListen(opts.listen);
   const table = routes(opts);
+  // Known once the socket is bound (the port may be 0); until then nothing is answered.
+  const bound: { hosts?: HostCheck } = {};
   const server = createServer((req, res) => {
+    // DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 still sends Host: evil.example.
+    if (!bound.hosts?.allows(req.headers.host)) {
+      const primary = bound.hosts?.primary ?? opts.listen;
+      return send(req, res, 421, 'text/plain; charset=utf-8', `misdirected request: this server answers Host ${primary} or localhost\n`);
+    }
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const route = Object.hasOwn(table, path) ? table[path] : undefined;
     if (!route) return send(req, res, 404, 'text/plain; charset=utf-8', `not found: try / /status /metrics /healthz\n`);
@@ -119,12 +128,16 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   });
   server.on('clientError', (_err, socket) => { if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'); else socket.destroy(); });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    const failed = (err: unknown) => reject(listenError(opts.listen.trim(), err));
+    server.once('error', failed);
+    server.listen(port, host, () => { server.off('error', failed); resolve(); });
   });
   const addr = server.address() as AddressInfo;
+  bound.hosts = hostCheck(host, addr.address, addr.port);
   const url = `http://${addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address}:${addr.port}`;
   opts.log?.info({ url }, 'status server listening');
+  const exposed = exposureWarning(host, addr.port);
+  if (exposed) opts.log?.warn({ url }, exposed);
   return {
     url,
     close: () => new Promise<void>((resolve, reject) => {

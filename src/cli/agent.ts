@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { AgentRunningError } from '../agent/agent-lock.js';
 import { Agent } from '../agent/agent.js';
+import { ListenError } from '../agent/host-check.js';
 import { createAgentLogger, readSecretValues, type Logger } from '../agent/logger.js';
 import { runAgent } from '../agent/run.js';
 import { loadConfig } from '../spec/config.js';
@@ -84,7 +85,10 @@ export function registerAgent(program: Command): void {
     .option('--no-pretty', 'JSON log lines even on a terminal')
     .addHelpText('after', [
       '',
-      'Status: GET /healthz, /status (JSON), /metrics (Prometheus), / (page) on the listen address.',
+      'Status: GET /healthz, /status (JSON), /metrics (Prometheus), / (page) on the listen address,',
+      'answered only when the Host header is that address or localhost, 127.0.0.1, [::1] with the',
+      'port (421 otherwise: no DNS rebinding). A non-loopback address is logged as a warning: the',
+      'pages show instance names, versions, phases, messages and metrics (no secrets) to anyone.',
       'One agent per deployment root (lock: instances/.agent.lock). SIGTERM/SIGINT abort builds and',
       'health waits in flight and exit 0 within agent.shutdownTimeout (default 30s).',
       '',
@@ -99,8 +103,9 @@ export function registerAgent(program: Command): void {
         process.exitCode = opts.once ? await runOnce(log, cwd, dir) : await runForever(opts, log, cwd, dir);
       } catch (err) {
         const msg = err instanceof Error ? err.message : String(err);
-        // Another agent holding the root is an expected refusal: one line, no stack.
+        // Another agent holding the root, or the listen address taken, is an expected refusal: one line, no stack.
         if (err instanceof AgentRunningError) log.error({ lock: err.path, owner: err.owner }, msg);
+        else if (err instanceof ListenError) log.error({ listen: err.listen, code: err.code }, msg);
         else log.error({ err }, msg);
         process.stderr.write(`error: ${msg}\n`);
         process.exitCode = 1;

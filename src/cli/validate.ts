@@ -1,19 +1,24 @@
-// `tend validate`: load tend.yaml and every desired file, print all diagnostics; exit 0 ok, 1 errors.
+// `tend validate`: load tend.yaml, every desired file and its instance's .env, print all diagnostics; exit 0 ok, 1 errors.
 import type { Command } from 'commander';
+import { readInstanceStates } from '../observe/instances.js';
+import { envProblemDiagnostics, sortDiagnostics } from '../planner/diagnostics.js';
 import { countErrors, renderDiagnostics } from '../views/diagnostics.js';
 import { loadRoot, type GlobalOptions } from './load.js';
 
 export function registerValidate(program: Command): void {
   program
     .command('validate')
-    .description('check tend.yaml and every desired file; print each problem as file:line:col: severity: message')
+    .description('check tend.yaml, every desired file and its instances/NAME/.env; print each problem as file:line:col: severity: message')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit codes: 0 no errors (warnings allowed), 1 errors.')
     .action((opts: { json?: boolean }, cmd: Command) => {
       const root = loadRoot(cmd.optsWithGlobals<GlobalOptions>(), 'validate');
-      const diagnostics = root.diagnostics;
-      const errors = countErrors(diagnostics);
       const entries = root.desired?.entries ?? [];
+      // Each instance's .env: a line systemd would read differently is refused by apply, so reported here.
+      const states = readInstanceStates(root.paths.root, root.paths.instances, entries.map((e) => e.name));
+      const envDiagnostics = Object.entries(states).flatMap(([name, s]) => envProblemDiagnostics(s.env.file, name, s.env.problems ?? []));
+      const diagnostics = envDiagnostics.length > 0 ? sortDiagnostics([...root.diagnostics, ...envDiagnostics]) : root.diagnostics;
+      const errors = countErrors(diagnostics);
       if (opts.json) {
         const instances = entries.map((e) => ({
           name: e.name, file: e.file, status: e.status, ...(e.status === 'valid' ? { runtime: e.runtime, version: e.spec.version } : {}),

@@ -2,7 +2,7 @@
 // working directory, plain env, the instance .env, and the log file.
 import { readOwnFile, UnsafeFileError } from '../fs/safe.js';
 import { join, resolve } from 'node:path';
-import type { Action } from '../model/types.js';
+import type { Action, EnvProblem } from '../model/types.js';
 import { parseEnvFile } from '../observe/instances.js';
 import { canonicalJson, sha256 } from '../planner/hash.js';
 import type { ApplyContext } from './types.js';
@@ -37,7 +37,11 @@ export function substitute(arg: string, values: Record<string, string>): string 
   return arg.replace(/\$\{([A-Za-z]+)\}/g, (whole, key: string) => values[key] ?? whole);
 }
 
-/** An instance .env as a map; a missing file is empty; a link or special file is refused. Errors name the file but never its content. */
+/**
+ * An instance .env as a map; a missing file is empty; a link or special file is refused. Throws on a
+ * line systemd would read differently (the planner refuses those first). Errors name the file and
+ * line but never its content.
+ */
 export function readEnvFile(file: string): Map<string, string> {
   let text: string | undefined;
   try {
@@ -46,7 +50,10 @@ export function readEnvFile(file: string): Map<string, string> {
     if (err instanceof UnsafeFileError) throw err;
     throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
-  return parseEnvFile(text ?? '');
+  const problems: EnvProblem[] = [];
+  const env = parseEnvFile(text ?? '', problems);
+  if (problems[0]) throw new Error(`${file}:${problems[0].line}:${problems[0].col}: ${problems[0].message}`);
+  return env;
 }
 
 export function instanceDirOf(ctx: Pick<ApplyContext, 'paths'>, instance: string): string {

@@ -273,10 +273,21 @@ export interface InstanceState {
   applied?: AppliedSpec;
   restartRequestedAt?: string;
   crashes?: Crash[];
-  /** Names present in `instances/<name>/.env` and a digest of their values; never the values. */
-  env: { file: string; keys: string[]; digest: string };
+  /**
+   * Names present in `instances/<name>/.env` and a digest of their values; never the values. `problems`:
+   * lines tend and systemd would read differently (src/observe/env-parse.ts); the planner applies nothing then.
+   */
+  env: { file: string; keys: string[]; digest: string; problems?: EnvProblem[] };
   /** tend's own files that are links, FIFOs or folders (one message each, naming the path): tend does not act on the instance. */
   unsafe?: string[];
+}
+
+/** A .env line tend and systemd's EnvironmentFile= would read differently: where, which key, why (never the value). */
+export interface EnvProblem {
+  line: number;
+  col: number;
+  key?: string;
+  message: string;
 }
 
 export type InstanceStates = Record<string, InstanceState>;

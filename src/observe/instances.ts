@@ -1,13 +1,14 @@
 // Observation: each instance's history, status, restart requests and .env (names and digest only).
 import { join, relative, sep } from 'node:path';
 import { assertOwnDirOrAbsent, assertOwnFileOrAbsent, readOwnFile } from '../fs/safe.js';
-import type { InstanceState, InstanceStates } from '../model/types.js';
+import type { EnvProblem, InstanceState, InstanceStates } from '../model/types.js';
 import { canonicalJson, sha256 } from '../planner/hash.js';
 import { readHistory } from '../state/history.js';
+import { parseEnvFile } from './env-parse.js';
 import { readStatus } from '../state/status.js';
 
-/** Moved to src/state/history.ts; re-exported for existing importers. */
-export { readHistory };
+/** Moved to src/state/history.ts and src/observe/env-parse.ts; re-exported for existing importers. */
+export { readHistory, parseEnvFile };
 
 /** tend's own entries of an instance directory: never links, FIFOs or folders (see OWN_FILES in src/fs/layout.ts). */
 export const OWN_FILES = ['.env', '.version-history', 'status.json', 'requests.json', 'adopted.json', 'config.yaml'] as const;
@@ -47,22 +48,6 @@ function readJson<T>(file: string): T | undefined {
   }
 }
 
-/** KEY=VALUE lines (optionally `export KEY=...`, quoted values); comments and blanks skipped. */
-export function parseEnvFile(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    let v = m[2]!;
-    if (/^"(.*)"$/.test(v)) v = v.slice(1, -1).replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
-    else if (/^'(.*)'$/.test(v)) v = v.slice(1, -1);
-    out.set(m[1]!, v);
-  }
-  return out;
-}
-
 /** A digest of the values, so a changed secret changes the spec hash without the value leaving this function. */
 export function envDigest(env: Map<string, string>): string {
   return sha256(canonicalJson(Object.fromEntries([...env.entries()].sort())));
@@ -71,7 +56,8 @@ export function envDigest(env: Map<string, string>): string {
 export function readInstanceState(root: string, instancesDir: string, name: string): InstanceState {
   const dir = join(instancesDir, name);
   const envPath = join(dir, '.env');
-  const env = parseEnvFile(readText(envPath) ?? '');
+  const problems: EnvProblem[] = [];
+  const env = parseEnvFile(readText(envPath) ?? '', problems);
   const status = readStatus(join(dir, 'status.json')).status;
   const requests = readJson<{ restartRequestedAt?: string }>(join(dir, 'requests.json'));
   const rel = relative(root, envPath);
@@ -84,7 +70,10 @@ export function readInstanceState(root: string, instancesDir: string, name: stri
     ...(status?.applied ? { applied: status.applied } : {}),
     ...(status?.crashes ? { crashes: status.crashes } : {}),
     ...(requests?.restartRequestedAt ? { restartRequestedAt: requests.restartRequestedAt } : {}),
-    env: { file: rel.startsWith('..') ? envPath : rel.split(sep).join('/'), keys: [...env.keys()].sort(), digest: envDigest(env) },
+    env: {
+      file: rel.startsWith('..') ? envPath : rel.split(sep).join('/'), keys: [...env.keys()].sort(), digest: envDigest(env),
+      ...(problems.length > 0 ? { problems } : {}),
+    },
   };
 }
 

@@ -4,7 +4,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { readOwnFile, UnsafeFileError, writeOwnFile } from '../fs/safe.js';
+import type { EnvProblem } from '../model/types.js';
 import { parseEnvFile } from '../observe/instances.js';
+
+/** A .env line that tend and systemd would read differently stands in the way of an edit (the message names it, never a value). */
+export class EnvLineError extends Error {}
 
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LINE_KEY = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/;
@@ -55,10 +59,15 @@ export interface EnvEdit {
  * Sets (string) or removes (undefined) keys of a .env file, keeping other lines and comments in
  * place: a set replaces the key's first line and drops later duplicates, a new key is appended.
  * Writes only when something changed, atomically, mode 0600 (the folder is made 0700 when missing).
+ * Throws (naming the line, never a value) when another key's line is one systemd would read differently.
  */
 export function editEnvFile(file: string, changes: Readonly<Record<string, string | undefined>>): EnvEdit {
   const text = readText(file);
-  const current = parseEnvFile(text);
+  const problems: EnvProblem[] = [];
+  const current = parseEnvFile(text, problems);
+  // A line of a key being set or removed is replaced; any other one systemd would misread stays in the way.
+  const stays = problems.find((p) => p.key === undefined || !(p.key in changes));
+  if (stays) throw new EnvLineError(`${file}:${stays.line}:${stays.col}: ${stays.message}; fix or remove that line first`);
   const lines = text === '' ? [] : text.replace(/\r?\n$/, '').split(/\r?\n/);
   const result: EnvEdit = { set: [], unset: [] };
   const rendered = new Map<string, string>();

@@ -6,7 +6,7 @@ import type { ReconcileOptions } from '../executor/reconcile.js';
 import { withInstanceLock } from '../state/lock.js';
 import { reconcileInstances, reloadDesired, type InstanceOutcomeSummary, type Project } from './edit.js';
 import type { ReconcileResult } from '../executor/reconcile.js';
-import { editEnvFile, envKeyProblem } from './env-file.js';
+import { editEnvFile, EnvLineError, envKeyProblem } from './env-file.js';
 import { OpsError } from './guard.js';
 import { assertInstanceName, displayPath, instanceDirOf } from './project.js';
 
@@ -59,7 +59,7 @@ async function edit(project: Project, opts: SecretOptions, value: string | undef
       { ...(signal ? { signal } : {}), purpose: `tend secret ${opts.name}` });
   } catch (err) {
     // editEnvFile's messages name the key, never the value.
-    if (err instanceof Error && err.message.startsWith('the value of')) throw new OpsError(err.message, 'invalid');
+    if (err instanceof EnvLineError || (err instanceof Error && err.message.startsWith('the value of'))) throw new OpsError(err.message, 'invalid');
     throw err;
   }
   const changed = edited.set.length + edited.unset.length > 0;

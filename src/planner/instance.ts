@@ -7,6 +7,7 @@ import { compares } from '../drivers/compare.js';
 import { INSTANCE_LAYOUT } from '../drivers/compare-rules.js';
 import { RUNTIME_NOUN, targetName } from '../spec/names.js';
 import { ActionBuilder, type StepInput } from './builder.js';
+import { envProblemDiagnostics } from './diagnostics.js';
 import { specDiff, specFields } from './diff.js';
 import { short, specHash } from './hash.js';
 import { decideRelease, type ReleaseDecision } from './release.js';
@@ -59,6 +60,15 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   if (ctx.state?.unsafe?.length) {
     const message = ctx.state.unsafe.join('; ');
     return blocked({ severity: 'error', file: entry.file, line: 1, col: 1, instance: name, message }, message);
+  }
+  const envProblems = ctx.state?.env.problems ?? [];
+  if (envProblems.length > 0) {
+    // A .env systemd would read differently (a key lost, another value): apply nothing, what runs keeps running.
+    const envFile = ctx.state!.env.file;
+    const [first, ...rest] = envProblemDiagnostics(envFile, name, envProblems);
+    ctx.diagnostics.push(...rest);
+    const lines = envProblems.map((p) => p.line).join(', ');
+    return blocked(first!, `${envFile} line${envProblems.length > 1 ? 's' : ''} ${lines}: read differently by systemd; nothing is applied until fixed`);
   }
   const required = [...new Set([...ctx.config.source.secrets, ...spec.secrets])].sort();
   const missing = required.filter((k) => !(ctx.state?.env.keys ?? []).includes(k));

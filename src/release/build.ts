@@ -2,6 +2,7 @@
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname, tmpdir, userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { withFileErrors } from '../fs/io-error.js';
 import type { TendConfig } from '../model/types.js';
 import { sha256 } from '../planner/hash.js';
 import type { RootPaths } from '../spec/config.js';
@@ -114,8 +115,10 @@ function copyArtifacts(from: string, to: string, declared: readonly string[]): M
     if ((st.mode & 0o111) === 0) throw new StepError(`artifact ${path} is not executable`, 'artifact');
     const dest = join(to, path);
     mkdirSync(dirname(dest), { recursive: true });
-    copyFileSync(src, dest);
-    chmodSync(dest, st.mode & 0o7777);
+    withFileErrors('write', dest, () => {
+      copyFileSync(src, dest);
+      chmodSync(dest, st.mode & 0o7777);
+    });
     return { path, sha256: sha256File(dest), size: statSync(dest).size, mode: (st.mode & 0o7777).toString(8).padStart(4, '0') };
   });
 }
@@ -149,7 +152,7 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
   const logFd = openSync(logFile, 'w');
   let logOpen = true;
   let done = false;
-  const write = (line: string) => writeSync(logFd, `${line}\n`);
+  const write = (line: string) => withFileErrors('write', logFile, () => writeSync(logFd, `${line}\n`));
   try {
     write(`# tend ${tendPackageVersion()}: building ${version} (commit ${commit}) with ${config.source.build}, ${new Date(started).toISOString()}`);
     try {
@@ -183,7 +186,8 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
       version, commit, builtAt: new Date().toISOString(), builtBy: builtBy(), tendVersion: tendPackageVersion(),
       build: config.source.build, artifacts, ...(image ? { image } : {}),
     };
-    writeFileSync(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    const manifestFile = join(staging, MANIFEST_FILE);
+    withFileErrors('write', manifestFile, () => writeFileSync(manifestFile, `${JSON.stringify(manifest, null, 2)}\n`));
     write(`# tend: built ${version} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     closeSync(logFd);
     logOpen = false;

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
+import { ioError } from '../fs/io-error.js';
 
 export interface SavedImage {
   id: string;
@@ -23,17 +24,25 @@ export async function saveImage(name: string, file: string, signal?: AbortSignal
   }
   const hash = createHash('sha256');
   const stream = await docker.getImage(id).get();
-  await pipeline(
-    stream,
-    async function* (source: AsyncIterable<Buffer | string>) {
-      for await (const chunk of source) {
-        hash.update(chunk);
-        yield chunk;
-      }
-    },
-    createWriteStream(file, { mode: 0o644 }),
-    { signal },
-  );
+  const out = createWriteStream(file, { mode: 0o644 });
+  let fileError: unknown;
+  out.on('error', (err) => { fileError = err; });
+  try {
+    await pipeline(
+      stream,
+      async function* (source: AsyncIterable<Buffer | string>) {
+        for await (const chunk of source) {
+          hash.update(chunk);
+          yield chunk;
+        }
+      },
+      out,
+      { signal },
+    );
+  } catch (err) {
+    // The tar file's own errors (ENOSPC, EIO) name it; the Engine's stay as they are.
+    throw err === fileError ? ioError('write', file, err) : err;
+  }
   return { id, sha256: hash.digest('hex') };
 }
 

@@ -1,7 +1,8 @@
 // Cross-process lock files (`releases/.lock-<version>`, `instances/.locks/<name>.lock`): exclusive create, owner PID inside, stale locks recovered.
-import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ioError } from '../fs/io-error.js';
 
 export interface LockOwner {
   pid: number;
@@ -116,11 +117,21 @@ function isStale(path: string, raw: string): boolean {
 
 function tryCreate(path: string, owner: LockOwner): Lock | undefined {
   const text = `${JSON.stringify(owner)}\n`;
+  let fd: number;
   try {
-    writeFileSync(path, text, { flag: 'wx' });
+    fd = openSync(path, 'wx');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw err;
+    throw ioError('create', path, err);
+  }
+  try {
+    writeFileSync(fd, text);
+  } catch (err) {
+    // Ours (created above) but empty or partial, e.g. on a full disk: an unreadable lock would hold others off.
+    unlinkQuiet(path);
+    throw ioError('create', path, err);
+  } finally {
+    closeSync(fd);
   }
   held.set(path, text);
   let mine = true;

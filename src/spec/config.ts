@@ -4,8 +4,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Diagnostic, TendConfig } from '../model/types.js';
 import { validators } from './schemas.js';
 import { schemaDiagnostics } from './schema-errors.js';
-import { parseYamlSource, positionOf } from './yaml-source.js';
+import { parseYamlSource, positionOf, type YamlSource } from './yaml-source.js';
 import { deepMerge, isPlainObject } from './merge.js';
+import { buildCommandDiagnostics, controlCharDiagnostics } from './refusals.js';
 
 export const CONFIG_FILE = 'tend.yaml';
 export const PLACEHOLDERS = ['port', 'address', 'name', 'version', 'instanceDir', 'configPath'] as const;
@@ -95,12 +96,23 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
     } else {
       const raw = source.value as Record<string, unknown>;
       diagnostics.push(...placeholderDiagnostics(raw, (path) => positionOf(source, path)));
+      diagnostics.push(...refusedValues(source, raw));
       config = deepMerge<TendConfig>(BUILTIN_CONFIG, raw);
     }
   }
   for (const d of diagnostics) d.file ??= CONFIG_FILE;
   const ok = diagnostics.every((d) => d.severity !== 'error');
   return { root, config: ok ? config : undefined, paths: rootPaths(root, ok ? config : undefined, opts.env, opts.cwd), diagnostics };
+}
+
+/** What build and apply would refuse later: source.build they cannot run, control characters in defaults' env and config. */
+function refusedValues(source: YamlSource, raw: Record<string, unknown>): Diagnostic[] {
+  const src = isPlainObject(raw.source) ? raw.source : {};
+  const defaults = isPlainObject(raw.defaults) ? raw.defaults : {};
+  return [
+    ...buildCommandDiagnostics(source, src.build),
+    ...(['env', 'config'] as const).flatMap((k) => (k in defaults ? controlCharDiagnostics(source, ['defaults', k], defaults[k]) : [])),
+  ];
 }
 
 function placeholderDiagnostics(

@@ -5,6 +5,7 @@ import { validators } from './schemas.js';
 import { schemaDiagnostics } from './schema-errors.js';
 import { hasPath, positionOf, type YamlSource } from './yaml-source.js';
 import { deepMerge, isPlainObject } from './merge.js';
+import { controlCharDiagnostics, systemdTabDiagnostics } from './refusals.js';
 
 export const HEALTH_KINDS = ['http', 'tcp', 'exec'] as const;
 
@@ -96,7 +97,9 @@ export function checkInstance(
     at(['systemd'], 'warning', `systemd settings are ignored: runtime is ${spec.runtime}`);
   }
   for (const p of trustProblems(spec)) at(hasPath(source, p.path) ? p.path : p.path.slice(0, -1), 'error', p.message);
+  for (const k of ['env', 'config'] as const) if (k in own) diagnostics.push(...controlCharDiagnostics(source, [k], own[k]));
   const runtime = resolveRuntime(spec.runtime, platform, autoRuntime);
+  if (runtime === 'systemd') diagnostics.push(...systemdTabDiagnostics(source, spec.env, isPlainObject(own.env) ? own.env : {}));
   if (runtime === 'launchd' && platform !== 'darwin' && launchdWarn) {
     const path = hasPath(source, ['runtime']) ? ['runtime'] : [];
     at(path, 'warning', `runtime launchd needs macOS; this host is ${platform} (it will be refused when applied here)`);

@@ -2,6 +2,7 @@
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { assertOwnDirOrAbsent, openOwnFile, readOwnFile, UnsafeFileError } from '../fs/safe.js';
 import { dirname, join } from 'node:path';
+import { withFileErrors } from '../fs/io-error.js';
 import type { HistoryEntry, HistoryOutcome, HistoryReason } from '../model/types.js';
 
 export const HISTORY_FILE = '.version-history';
@@ -91,6 +92,11 @@ export function appendHistory(file: string, entry: HistoryEntry): AppendResult {
   const problem = entryProblem(entry);
   if (problem) throw new TypeError(`not a history entry: ${problem}`);
   assertOwnDirOrAbsent(dirname(file));
+  // ENOSPC, EACCES, EIO...: `cannot append to instances/web/.version-history: ...`.
+  return withFileErrors('append to', file, () => append(file, entry));
+}
+
+function append(file: string, entry: HistoryEntry): AppendResult {
   mkdirSync(dirname(file), { recursive: true });
   // Never through a link: a symlink here must not make tend (root) append to another file.
   const fd = openOwnFile(file, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT, 0o644);
