@@ -22,6 +22,7 @@ import { healthTarget, livenessOf, waitHealthy } from '../health/index.js';
 import { buildRelease } from '../release/build.js';
 import type { RootPaths } from '../spec/config.js';
 import { appendHistory, historyPath } from '../state/history.js';
+import { describeOwner } from '../release/lock.js';
 import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
 import { faultSwitch, type FaultSwitch } from './faults.js';
@@ -251,7 +252,11 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       }
       if (declared) recordDone(ip, chain, verified);
       return outcome;
-    }, { ...(opts.signal ? { signal: opts.signal } : {}), purpose: `tend reconcile ${ip.name}` });
+    }, {
+      ...(opts.signal ? { signal: opts.signal } : {}), purpose: `tend reconcile ${ip.name}`,
+      onWait: (owner) => log('info', `${ip.name}: waiting for ${describeOwner(owner)}`, { instance: ip.name }),
+      onStale: (owner) => log('warn', `${ip.name}: took over the lock left by ${describeOwner(owner)}`, { instance: ip.name }),
+    });
   };
 
   const historyFor = (ip: InstancePlan): HistoryReason | undefined => opts.historyReason?.[ip.name] ?? HISTORY_REASON[ip.change];
