@@ -218,7 +218,7 @@ export class Agent implements AgentView {
         onBuild: (version, ms, ok) => this.hooks.buildFinished?.(version, ms, ok),
       });
       const out = r.outcomes.find((o) => o.name === name);
-      const last = r.plans.at(-1)!.instances.find((ip) => ip.name === name);
+      const last = r.final.find((ip) => ip.name === name);
       if (out?.result === 'ok' && out.change === 'rollback') this.hooks.rollback?.(name);
       if (out?.result === 'unhealthy' && r.exitCode === 3) {
         // Held without a rollback (rollout.autoRollback off): converged as far as tend goes.
