@@ -27,6 +27,7 @@ import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
 import { faultSwitch, type FaultSwitch } from './faults.js';
 import { recorder, specOf, type InstanceView } from './record.js';
+import { markOutput, type OutputMark } from './exit-cause.js';
 import { HealthFailure, sleepUntil, verifyHealth } from './verify.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -157,7 +158,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
   };
 
   /** Carries one action out. verify-health failures throw HealthFailure. */
-  const runAction = async (action: Action, view: InstanceView): Promise<void> => {
+  const runAction = async (action: Action, view: InstanceView, mark: OutputMark): Promise<void> => {
     const spec = specOf(opts.desired, action, view.states);
     const name = action.instance!;
     switch (action.type) {
@@ -174,7 +175,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       }
       case 'verify-health': {
         if (!spec) throw new Error(`${action.id}: no spec to check health against`);
-        return verifyHealth(action, spec, await driverFor(action.runtime!), { config, paths, ...(opts.signal ? { signal: opts.signal } : {}) }, log);
+        return verifyHealth(action, spec, await driverFor(action.runtime!), { config, paths, ...(opts.signal ? { signal: opts.signal } : {}) }, log, mark);
       }
       default: {
         const runtime = action.runtime!;
@@ -219,6 +220,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
       const upkeep = ip.change !== 'rollback' && chain.every((a) => a.from === 'applied');
       if (declared) updateStatus(file, { phase: upkeep ? 'RolledBack' : 'Progressing', message: ip.reason, ...(ip.version ? { desiredVersion: ip.version } : {}) });
       let verified = false;
+      const mark = markOutput(paths, name);
       for (const action of chain) {
         for (const dep of action.dependsOn) {
           const before = view.byId.get(dep);
@@ -232,7 +234,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
         }
         try {
           if (log.debug) log('debug', `${name}: ${action.type} starting`, { instance: name, action: action.id });
-          await runAction(action, view);
+          await runAction(action, view, mark);
         } catch (err) {
           const reason = err instanceof Error ? err.message : String(err);
           if (err instanceof HealthFailure) {

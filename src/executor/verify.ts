@@ -5,12 +5,16 @@ import type { Action, InstanceSpec } from '../model/types.js';
 import type { Driver, ObserveContext } from '../drivers/types.js';
 import { healthTarget, livenessOf, waitHealthy } from '../health/index.js';
 import type { Log } from './execute.js';
+import { exitCause, type OutputMark } from './exit-cause.js';
 
 /** A failed health check: the instance is reported unhealthy (not failed) and re-planned. */
 export class HealthFailure extends Error {}
 
-/** Checks the health of `action`'s instance; throws HealthFailure with the reason when it fails. */
-export async function verifyHealth(action: Action, spec: InstanceSpec, driver: Driver, ctx: ObserveContext, log: Log): Promise<void> {
+/**
+ * Checks the health of `action`'s instance; throws HealthFailure with the reason when it fails. When its
+ * process exits meanwhile, the reason ends with the cause from its output since `mark` (`EADDRINUSE`).
+ */
+export async function verifyHealth(action: Action, spec: InstanceSpec, driver: Driver, ctx: ObserveContext, log: Log, mark?: OutputMark): Promise<void> {
   const name = action.instance!;
   const find = async () => {
     const obs = await driver.observe(ctx);
@@ -22,7 +26,10 @@ export async function verifyHealth(action: Action, spec: InstanceSpec, driver: D
     alive: async () => livenessOf(await find(), baseline),
     cwd: join(ctx.paths.instances, name),
   });
-  if (!result.healthy) throw new HealthFailure(result.reason);
+  if (!result.healthy) {
+    const cause = result.cause === 'not-alive' && mark ? await exitCause(action.runtime!, ctx.config, ctx.paths, name, mark) : undefined;
+    throw new HealthFailure(cause ? `${result.reason}: ${cause}` : result.reason);
+  }
   log('info', `${name} healthy after ${result.tries} ${result.tries === 1 ? 'try' : 'tries'}`, { instance: name, tries: result.tries });
 }
 
