@@ -70,7 +70,7 @@ export function exitText(item: Pick<ObservedItem, 'exitStatus' | 'exitSignal'>):
 }
 
 /** The item that is the instance's process: on its runtime first, running before stopped. */
-export function pick(items: readonly ObservedItem[], runtime: Runtime | undefined): ObservedItem | undefined {
+function pick(items: readonly ObservedItem[], runtime: Runtime | undefined): ObservedItem | undefined {
   const rank = (i: ObservedItem) => (i.runtime === runtime ? 0 : 2) + (i.state === 'running' ? 0 : 1);
   return [...items].sort((a, b) => rank(a) - rank(b))[0];
 }
