@@ -24,8 +24,9 @@ export interface StatusOptions {
   now?: Date;
   signal?: AbortSignal;
   /**
-   * Run each running instance's health check now (default: yes, unless `observed` is a saved snapshot
-   * of another host); without it a row shows the last check tend ran on the process that runs.
+   * Run each running instance's HTTP or TCP health check now (default: yes, unless `observed` is a
+   * saved snapshot of another host); otherwise (and for health.exec) a row shows the last check tend
+   * ran on the process that runs.
    */
   probe?: boolean;
   /** Per health check (default 1000 ms). */
@@ -65,7 +66,7 @@ export async function rowsOf(
 ): Promise<InstanceStatus[]> {
   const inputs = rowInputs(desired, paths.instances, observed, opts.now ?? new Date(), extra).filter((i) => only === undefined || i.name === only);
   const probe = opts.probe ?? opts.observed === undefined;
-  const checked = probe ? await probeRows(inputs, paths.instances, {
+  const checked = probe ? await probeRows(inputs, {
     ...(opts.probeTimeoutMs !== undefined ? { timeoutMs: opts.probeTimeoutMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
   }) : inputs;
   return checked.map(statusRow);

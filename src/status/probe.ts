@@ -1,8 +1,8 @@
-// Health now, for status: the health check of each running instance's spec (what runs, not the desired
-// file), tried once with a short timeout, all at once. Nothing is probed for what does not run.
-import { join } from 'node:path';
+// Health now, for status: the HTTP or TCP health check of each running instance's spec (what runs, not
+// the desired file), tried once with a short timeout, all at once. Nothing is probed for what does not
+// run, and a command check (health.exec) is left to the executor: status runs no program for it.
 import type { HealthStatus } from '../model/types.js';
-import { healthTarget, probeExec, probeHttp, probeTcp, type ProbeResult } from '../health/index.js';
+import { healthTarget, probeHttp, probeTcp, type ProbeResult } from '../health/index.js';
 import { processOf, runningSpec, type RowInput } from './rows.js';
 
 export interface ProbeRowsOptions {
@@ -11,17 +11,17 @@ export interface ProbeRowsOptions {
   signal?: AbortSignal;
 }
 
-/** `inputs` with `probe` set on every row whose process runs (healthy, or why not). */
-export async function probeRows(inputs: readonly RowInput[], instancesDir: string, opts: ProbeRowsOptions = {}): Promise<RowInput[]> {
+/** `inputs` with `probe` set on every row whose process runs and has an HTTP or TCP check (healthy, or why not). */
+export async function probeRows(inputs: readonly RowInput[], opts: ProbeRowsOptions = {}): Promise<RowInput[]> {
   const timeoutMs = opts.timeoutMs ?? 1000;
   return Promise.all(inputs.map(async (input) => {
     const spec = runningSpec(input, processOf(input).item);
-    if (!spec) return input;
+    if (!spec || spec.health.exec) return input;
     const t = healthTarget(spec);
-    const o = { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}), cwd: join(instancesDir, input.name) };
+    const o = { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
     let r: ProbeResult;
     try {
-      r = t.exec ? await probeExec(t.exec, o) : t.tcp ? await probeTcp(t.address, t.port, o) : await probeHttp(t.address, t.port, t.http ?? '/health', o);
+      r = t.tcp ? await probeTcp(t.address, t.port, o) : await probeHttp(t.address, t.port, t.http ?? '/health', o);
     } catch (err) {
       r = { ok: false, detail: err instanceof Error ? err.message : String(err) };
     }
