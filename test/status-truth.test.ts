@@ -4,7 +4,7 @@
 // from the process's own output) in the rollback message; Interrupted for a change nobody is making
 // any more (the run that was making it was killed). Every wait is on an observable condition.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -105,8 +105,10 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
       let extra: string[] = [];
       if (runtime === 'docker') {
         // The container's process prints why and exits (its own entry point, replaced by a bind mount).
-        writeFileSync(join(paths.instances, 'web', 'boom.sh'), 'echo "oubliette: cannot listen on 0.0.0.0:8080: listen EADDRINUSE: address already in use" >&2\nexit 1\n');
-        extra = ['  volumes: ["./boom.sh:/app/serve.sh:ro"]'];
+        // In data/, the part of the instance directory that is the instance's own to mount.
+        mkdirSync(join(paths.instances, 'web', 'data'), { recursive: true });
+        writeFileSync(join(paths.instances, 'web', 'data', 'boom.sh'), 'echo "oubliette: cannot listen on 0.0.0.0:8080: listen EADDRINUSE: address already in use" >&2\nexit 1\n');
+        extra = ['  volumes: ["./data/boom.sh:/app/serve.sh:ro"]'];
       } else {
         // Something else has the new port: the app exits with EADDRINUSE during its health check.
         blocker = createServer((socket) => socket.destroy());
