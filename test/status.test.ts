@@ -161,7 +161,7 @@ describe('tend status / tend history on hand-written state', () => {
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { formatVersion: number; instances: Record<string, unknown>[] };
     expect(out.formatVersion).toBe(1);
-    const keys = ['name', 'file', 'runtime', 'state', 'desiredVersion', 'observedVersion', 'phase', 'port', 'address', 'health', 'process', 'uptimeSeconds', 'since', 'message', 'held', 'warnings'];
+    const keys = ['name', 'file', 'runtime', 'state', 'desiredVersion', 'observedVersion', 'phase', 'port', 'desiredPort', 'address', 'health', 'lastCheck', 'process', 'uptimeSeconds', 'since', 'message', 'held', 'warnings'];
     for (const i of out.instances) expect(Object.keys(i)).toEqual(keys);
     const by = Object.fromEntries(out.instances.map((i) => [i.name, i]));
     expect(by.api).toMatchObject({ phase: 'Degraded', process: { state: 'failed', exitStatus: 3, exitSignal: null, startedAt: null }, uptimeSeconds: null });

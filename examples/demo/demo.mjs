@@ -77,7 +77,7 @@ async function tend(args, opts = {}) {
 }
 const git = (args, opts = {}) => run('git', ['-C', join(root, 'app'), ...args], { env, show: false, ...opts });
 
-const PHASES = ['Ready', 'Progressing', 'Degraded', 'RolledBack', 'Failed', 'Stopped', 'InvalidSpec', 'Unknown'];
+const PHASES = ['Ready', 'Progressing', 'Interrupted', 'Degraded', 'RolledBack', 'Failed', 'Stopped', 'InvalidSpec', 'Unknown'];
 /** The phase `tend status` printed for each instance (its table: NAME ... PHASE ...). */
 function phases(statusOut) {
   const rows = statusOut.split('\n').map((l) => l.trim().split(/\s+/));

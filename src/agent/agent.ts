@@ -11,7 +11,7 @@ import { autoRuntime } from '../spec/auto-runtime.js';
 import { CONFIG_FILE, loadConfig, type RootPaths } from '../spec/config.js';
 import { loadDesired } from '../spec/desired.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
-import { statusRows, type InstanceStatus } from '../status/index.js';
+import { rowsOf, type InstanceStatus } from '../status/index.js';
 import { formatDiagnostic } from '../views/diagnostics.js';
 import { reconcile, type ReconcileExit, type ReconcileResult } from '../executor/reconcile.js';
 import { acquireAgentLock } from './agent-lock.js';
@@ -155,8 +155,8 @@ export class Agent implements AgentView {
     if (!desired) return 0;
     let queued = 0;
     try {
+      // Not kept for the status view: it lacks what status shows beyond a plan (Docker start times).
       const obs = await observeAll(desired, this.paths);
-      this.observed = { at: Date.now(), value: obs.observed };
       this.noteBackends(desired, obs.observed);
       const p = makePlan(desired, obs.observed, obs.releases, obs.instances, {});
       const byId = new Map(p.actions.map((a) => [a.id, a]));
@@ -218,7 +218,7 @@ export class Agent implements AgentView {
         onBuild: (version, ms, ok) => this.hooks.buildFinished?.(version, ms, ok),
       });
       const out = r.outcomes.find((o) => o.name === name);
-      const last = r.plans.at(-1)!.instances.find((ip) => ip.name === name);
+      const last = r.final.find((ip) => ip.name === name);
       if (out?.result === 'ok' && out.change === 'rollback') this.hooks.rollback?.(name);
       if (out?.result === 'unhealthy' && r.exitCode === 3) {
         // Held without a rollback (rollout.autoRollback off): converged as far as tend goes.
@@ -278,7 +278,7 @@ export class Agent implements AgentView {
     }
     this.refreshing = (async () => {
       try {
-        const value = await observeRuntimes({ config: this.config, paths: this.paths });
+        const value = await observeRuntimes({ config: this.config, paths: this.paths, startTimes: true });
         this.observed = { at: Date.now(), value };
         this.noteBackends(this.desired, value);
       } catch (err) {
@@ -296,7 +296,7 @@ export class Agent implements AgentView {
     if (!this.observed) await this.refreshObserved();
     else if (Date.now() - this.observed.at > OBSERVED_MAX_AGE_MS) void this.refreshObserved();
     this.load();
-    return statusRows(this.desired, this.paths.instances, this.observed!.value, new Date());
+    return rowsOf(this.desired, this.paths, this.observed!.value);
   }
 
   lastReconcile(name: string): ReconcileRecord | undefined {

@@ -33,6 +33,7 @@ export function escapeHtml(value: unknown): string {
 export const PHASE_COLORS: Record<Phase, string> = {
   Ready: '#1a7f37',
   Progressing: '#0969da',
+  Interrupted: '#953800',
   Degraded: '#bc4c00',
   RolledBack: '#9a6700',
   Failed: '#cf222e',
@@ -60,7 +61,7 @@ function cell(field: string, content: string, title?: string): string {
 
 function healthCell(r: InstanceStatus, now: Date): string {
   if (!r.health) return cell('health', '<span class="muted">-</span>');
-  const when = ago(r.health.at, now);
+  const when = r.health.now ? undefined : ago(r.health.at, now);
   const text = `${r.health.healthy ? 'healthy' : 'unhealthy'}${when ? ` ${when}` : ''}`;
   return cell('health', `<span class="${r.health.healthy ? '' : 'bad'}">${escapeHtml(text)}</span>`, r.health.reason ?? r.health.at);
 }
@@ -83,7 +84,7 @@ function reconcileCell(rec: ReconcileRecord | undefined, now: Date): string {
 function instanceRow(i: PageInstance, now: Date): string {
   const r = i.row;
   const phase = `<span class="phase" style="background:${PHASE_COLORS[r.phase] ?? '#57606a'}">${escapeHtml(r.phase)}</span>`;
-  const port = r.port !== undefined ? `${r.address ?? '127.0.0.1'}:${r.port}` : '-';
+  const port = r.port !== undefined ? `${r.address ?? '127.0.0.1'}:${r.port}${r.desiredPort !== undefined ? ` (want ${r.desiredPort})` : ''}` : '-';
   return [
     `<tr data-instance="${escapeHtml(r.name)}" data-phase="${escapeHtml(r.phase)}">`,
     cell('name', escapeHtml(r.name), r.file),

@@ -53,8 +53,8 @@ export function printPlanProblems(result: ReconcileResult | undefined, names: re
       explained.add(d.instance);
     }
   }
-  for (const p of result.plans) {
-    for (const ip of p.instances) {
+  for (const instances of [...result.plans.map((p) => p.instances), result.final]) {
+    for (const ip of instances) {
       if (wanted.has(ip.name) && !explained.has(ip.name) && (ip.change === 'blocked' || ip.change === 'invalid')) {
         lines.add(`error: ${ip.name} is ${ip.change}: ${ip.reason}`);
         explained.add(ip.name);

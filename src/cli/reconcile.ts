@@ -105,6 +105,11 @@ async function applyAndReport(desired: DesiredState, paths: RootPaths, opts: Rec
   }
   if (result.outcomes.length > 0) process.stdout.write('\n');
   for (const o of result.outcomes) {
+    if (o.plan && o.done.length === 0 && o.plan.actions.length === 0) {
+      // Planned again once its lock was free: another tend process had done (or settled) it meanwhile.
+      process.stdout.write(`${o.name}: nothing left to do (${o.plan.reason})\n`);
+      continue;
+    }
     const what = o.result === 'ok' ? 'done' : o.result === 'unhealthy' ? 'unhealthy' : 'FAILED';
     process.stdout.write(`${o.name}: ${o.change} ${o.version ?? ''} ${what}${o.reason ? `: ${o.reason}` : ''}\n`.replace(/  +/g, ' '));
   }

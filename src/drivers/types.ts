@@ -14,6 +14,11 @@ export interface ObserveContext {
   config: TendConfig;
   paths: DriverPaths;
   signal?: AbortSignal;
+  /**
+   * Read the start time of every running process even where that costs a call per process (Docker:
+   * an inspect per container), for status and uptime; plans leave it off and stay at a fixed number of calls.
+   */
+  startTimes?: boolean;
 }
 
 export interface ApplyContext extends ObserveContext {

@@ -210,8 +210,12 @@ export interface HistoryEntry {
   detail?: string;
 }
 
+/**
+ * `Interrupted` is never written: status shows it for a `Progressing` instance whose lock no live
+ * process holds (the run that was changing it died or was cancelled; the next reconcile resumes it).
+ */
 export type Phase =
-  | 'Ready' | 'Progressing' | 'Degraded' | 'RolledBack' | 'Failed' | 'Stopped' | 'InvalidSpec' | 'Unknown';
+  | 'Ready' | 'Progressing' | 'Interrupted' | 'Degraded' | 'RolledBack' | 'Failed' | 'Stopped' | 'InvalidSpec' | 'Unknown';
 
 export interface Hold {
   version: string;

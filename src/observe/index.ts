@@ -8,7 +8,7 @@ import type { RootPaths } from '../spec/config.js';
 import { validators } from '../spec/schemas.js';
 import { resolveVersions } from './tags.js';
 import { readBuiltReleases } from './releases.js';
-import { readInstanceStates } from './instances.js';
+import { readInstanceState, readInstanceStates } from './instances.js';
 
 export interface Observation {
   observed: Observed;
@@ -56,5 +56,26 @@ export async function observeAll(desired: DesiredState, paths: RootPaths, snapsh
     observed,
     releases: { resolutions, built: readBuiltReleases(paths.releases) },
     instances: readInstanceStates(paths.root, paths.instances, names),
+  };
+}
+
+/**
+ * `base` brought up to date for one instance, for a process that has just taken its lock: the
+ * runtimes it is desired on, found on or was applied to are observed again (one batched call each),
+ * with releases/ and its state files; the rest of `base` (other runtimes, tag resolutions) is reused.
+ */
+export async function observeInstance(desired: DesiredState, paths: RootPaths, name: string, base: Observation): Promise<Observation> {
+  const entry = desired.entries.find((e) => e.name === name);
+  const runtimes = new Set<Runtime>([
+    ...(entry?.status === 'valid' ? [entry.runtime] : []),
+    ...(base.instances[name]?.applied ? [base.instances[name]!.applied!.runtime] : []),
+    ...RUNTIMES.filter((rt) => base.observed.runtimes[rt]?.items.some((i) => i.instance === name)),
+  ]);
+  const ctx: ObserveContext = { config: desired.config, paths };
+  const fresh = await Promise.all([...runtimes].map(async (rt) => [rt, await observeRuntime(rt, ctx)] as const));
+  return {
+    observed: { ...base.observed, runtimes: { ...base.observed.runtimes, ...Object.fromEntries(fresh) } },
+    releases: { resolutions: base.releases.resolutions, built: readBuiltReleases(paths.releases) },
+    instances: { ...base.instances, [name]: readInstanceState(paths.root, paths.instances, name) },
   };
 }

@@ -13,7 +13,7 @@ export const LOCKS_DIR = '.locks';
 /** Long enough for a build and two health waits of the holder. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 10 * 60_000;
 
-export interface InstanceLockOptions {
+export interface InstanceLockOptions<T = unknown> {
   signal?: AbortSignal;
   /** How long to wait for another holder (default 10 minutes), then reject with `gave up after ...`. */
   timeoutMs?: number;
@@ -23,6 +23,11 @@ export interface InstanceLockOptions {
   onWait?: (owner: LockOwner | undefined) => void;
   /** Called when a lock left by a dead process (or an earlier boot) is taken over: worth a warning. */
   onStale?: (owner: LockOwner | undefined) => void;
+  /**
+   * Keep the lock after `fn` resolves when this says so: the caller releases it later (the `lock` given
+   * to `fn`), and runs what comes next for the instance inside `withLocksHeld`.
+   */
+  keep?: (value: T) => boolean;
 }
 
 /** `<instances>/.locks/<name>.lock`. */
@@ -36,8 +41,8 @@ const holding = new AsyncLocalStorage<ReadonlySet<string>>();
 
 /**
  * Runs `fn` while holding the instance's lock, waiting (with backoff) while another process or task
- * holds it, and releases it afterwards whatever `fn` does. A lock whose owner died is taken over
- * (`onStale`). Re-entrant within one call chain: `fn` may call `withInstanceLock` for the same
+ * holds it, and releases it afterwards whatever `fn` does (unless `keep` says to keep it). A lock
+ * whose owner died is taken over (`onStale`). Re-entrant within one call chain: `fn` may call `withInstanceLock` for the same
  * instance again without deadlocking; other tasks of the same process wait like other processes.
  * Rejects when `signal` aborts (with its reason) or after `timeoutMs`.
  */
@@ -45,7 +50,7 @@ export async function withInstanceLock<T>(
   paths: Pick<RootPaths, 'instances'>,
   name: string,
   fn: (lock: Lock | undefined) => Promise<T> | T,
-  opts: InstanceLockOptions = {},
+  opts: InstanceLockOptions<T> = {},
 ): Promise<T> {
   const path = instanceLockPath(paths, name);
   const outer = holding.getStore();
@@ -58,11 +63,20 @@ export async function withInstanceLock<T>(
     ...(opts.onWait ? { onWait: opts.onWait } : {}),
     ...(opts.onStale ? { onStale: opts.onStale } : {}),
   });
+  let keep = false;
   try {
-    return await holding.run(new Set([...(outer ?? []), path]), () => fn(lock));
+    const value = await holding.run(new Set([...(outer ?? []), path]), () => fn(lock));
+    keep = opts.keep?.(value) ?? false;
+    return value;
   } finally {
-    lock.release();
+    if (!keep) lock.release();
   }
+}
+
+/** Runs `fn` as the holder of `locks` (taken earlier and kept): `withInstanceLock` for them inside runs at once. */
+export function withLocksHeld<T>(locks: readonly Lock[], fn: () => Promise<T>): Promise<T> {
+  if (locks.length === 0) return fn();
+  return holding.run(new Set([...(holding.getStore() ?? []), ...locks.map((l) => l.path)]), fn);
 }
 
 /** Who holds the instance's lock right now, or undefined when nobody alive does (for `tend status`). */

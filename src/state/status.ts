@@ -6,7 +6,7 @@ import type { Phase, StatusFile } from '../model/types.js';
 
 export const STATUS_FILE = 'status.json';
 
-export const PHASES: readonly Phase[] = ['Ready', 'Progressing', 'Degraded', 'RolledBack', 'Failed', 'Stopped', 'InvalidSpec', 'Unknown'];
+export const PHASES: readonly Phase[] = ['Ready', 'Progressing', 'Interrupted', 'Degraded', 'RolledBack', 'Failed', 'Stopped', 'InvalidSpec', 'Unknown'];
 
 export function statusPath(instancesDir: string, name: string): string {
   return join(instancesDir, name, STATUS_FILE);

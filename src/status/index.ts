@@ -8,9 +8,11 @@ import { historyPath, readHistoryFile } from '../state/history.js';
 import { instanceLockOwner, type LockOwner } from '../state/lock.js';
 import { STATUS_FILE } from '../state/status.js';
 import { metricsUrl, readAppMetrics, type AppMetrics } from './metrics.js';
-import { readStatusOf, statusRows, type InstanceStatus } from './rows.js';
+import { probeRows } from './probe.js';
+import { readStatusOf, rowInputs, statusRow, type InstanceStatus } from './rows.js';
 
-export { statusRow, statusRows, exitText, type InstanceStatus, type RowInput } from './rows.js';
+export { statusRow, statusRows, rowInputs, runningSpec, exitText, type InstanceStatus, type RowHealth, type RowInput } from './rows.js';
+export { probeRows, type ProbeRowsOptions } from './probe.js';
 export {
   parsePrometheusText, sumMetric, readAppMetrics, metricsUrl, DEFAULT_PROJECTS_METRIC, DEFAULT_SESSIONS_METRIC,
   type Sample, type AppMetrics, type MetricNames,
@@ -21,6 +23,14 @@ export interface StatusOptions {
   observed?: Observed;
   now?: Date;
   signal?: AbortSignal;
+  /**
+   * Run each running instance's HTTP or TCP health check now (default: yes, unless `observed` is a
+   * saved snapshot of another host); otherwise (and for health.exec) a row shows the last check tend
+   * ran on the process that runs.
+   */
+  probe?: boolean;
+  /** Per health check (default 1000 ms). */
+  probeTimeoutMs?: number;
 }
 
 export interface DetailOptions extends StatusOptions {
@@ -47,12 +57,24 @@ export interface InstanceDetail extends InstanceStatus {
 }
 
 async function observation(desired: DesiredState, paths: RootPaths, opts: StatusOptions): Promise<Observed> {
-  return opts.observed ?? observeRuntimes({ config: desired.config, paths, ...(opts.signal ? { signal: opts.signal } : {}) });
+  return opts.observed ?? observeRuntimes({ config: desired.config, paths, startTimes: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+}
+
+/** Rows from an observation, with each running instance's health checked now unless told not to. */
+export async function rowsOf(
+  desired: DesiredState, paths: RootPaths, observed: Observed, opts: StatusOptions = {}, extra: readonly string[] = [], only?: string,
+): Promise<InstanceStatus[]> {
+  const inputs = rowInputs(desired, paths.instances, observed, opts.now ?? new Date(), extra).filter((i) => only === undefined || i.name === only);
+  const probe = opts.probe ?? opts.observed === undefined;
+  const checked = probe ? await probeRows(inputs, {
+    ...(opts.probeTimeoutMs !== undefined ? { timeoutMs: opts.probeTimeoutMs } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
+  }) : inputs;
+  return checked.map(statusRow);
 }
 
 /** Every desired instance and every owned thing running without a desired file (orphans), by name. */
 export async function status(desired: DesiredState, paths: RootPaths, opts: StatusOptions = {}): Promise<InstanceStatus[]> {
-  return statusRows(desired, paths.instances, await observation(desired, paths, opts), opts.now ?? new Date());
+  return rowsOf(desired, paths, await observation(desired, paths, opts), opts);
 }
 
 /** Whether tend has files for `name` in instances/ (a status.json or a history). */
@@ -70,7 +92,7 @@ export async function statusDetail(desired: DesiredState, paths: RootPaths, name
   if (!SAFE_NAME.test(name)) return undefined;
   const observed = await observation(desired, paths, opts);
   const extra = hasStateFiles(paths, name) ? [name] : [];
-  const row = statusRows(desired, paths.instances, observed, opts.now ?? new Date(), extra).find((r) => r.name === name);
+  const [row] = await rowsOf(desired, paths, observed, opts, extra, name);
   if (!row) return undefined;
   const hist = readHistoryFile(historyPath(paths.instances, name));
   const limit = opts.historyLimit ?? 5;

@@ -34,10 +34,23 @@ export function versionText(r: InstanceStatus): string {
   return `${running} (want ${want})`;
 }
 
-function healthText(r: InstanceStatus, now: Date): string {
+/** `healthy` (checked now), `healthy 5m ago` (the last check tend ran on this process), `-` when nothing runs. */
+export function healthText(r: InstanceStatus, now: Date): string {
   if (!r.health) return '-';
-  const when = ago(r.health.at, now);
+  const when = r.health.now ? undefined : ago(r.health.at, now);
   return `${r.health.healthy ? 'healthy' : 'unhealthy'}${when ? ` ${when}` : ''}`;
+}
+
+/** `8081`, or `8081 (want 8082)` when the desired file names another port. */
+export function portText(r: InstanceStatus): string {
+  if (r.port === undefined) return '-';
+  return r.desiredPort !== undefined ? `${r.port} (want ${r.desiredPort})` : String(r.port);
+}
+
+function checkText(h: InstanceStatus['lastCheck'], now: Date): string {
+  if (!h) return '-';
+  const when = ago(h.at, now);
+  return `${h.healthy ? 'healthy' : 'unhealthy'} at ${h.at}${when ? ` (${when})` : ''}${h.reason ? `: ${h.reason}` : ''}`;
 }
 
 function messageText(r: InstanceStatus): string {
@@ -46,7 +59,7 @@ function messageText(r: InstanceStatus): string {
 
 export function renderStatusTable(rows: readonly InstanceStatus[], now: Date): string {
   const body = rows.map((r) => [
-    r.name, r.runtime ?? '-', versionText(r), r.phase, r.port !== undefined ? String(r.port) : '-', healthText(r, now),
+    r.name, r.runtime ?? '-', versionText(r), r.phase, portText(r), healthText(r, now),
     r.uptimeSeconds !== undefined ? formatDuration(r.uptimeSeconds) : '-', messageText(r),
   ]);
   return table([['NAME', 'RUNTIME', 'VERSION', 'PHASE', 'PORT', 'HEALTH', 'UPTIME', 'MESSAGE'], ...body]);
@@ -62,9 +75,9 @@ export function renderStatusDetail(d: InstanceDetail, now: Date): string {
   const proc = d.process
     ? `${d.process.id}: ${d.process.state}${d.process.exitSignal ? ` (${d.process.exitSignal})` : d.process.exitStatus !== undefined && d.process.state !== 'running' ? ` (exit ${d.process.exitStatus})` : ''}`
     : '-';
-  const health = d.health
-    ? `${d.health.healthy ? 'healthy' : 'unhealthy'} at ${d.health.at}${ago(d.health.at, now) ? ` (${ago(d.health.at, now)})` : ''}${d.health.reason ? `: ${d.health.reason}` : ''}`
-    : '-';
+  const health = !d.health ? `- (${d.process?.state === 'running' ? 'not checked' : 'not running'})`
+    : d.health.now ? `${d.health.healthy ? 'healthy' : 'unhealthy'} now${d.health.reason ? `: ${d.health.reason}` : ''}`
+      : checkText(d.health, now);
   const lines: [string, string][] = [
     ['name', d.name],
     ['file', d.file ?? '- (no desired file)'],
@@ -74,8 +87,9 @@ export function renderStatusDetail(d: InstanceDetail, now: Date): string {
     ['phase', `${d.phase}${since ? ` (${since})` : ''}`],
     ['version', d.observedVersion ?? '-'],
     ['desired', d.desiredVersion ?? '-'],
-    ['port', d.port !== undefined ? `${d.address ?? '127.0.0.1'}:${d.port}` : '-'],
+    ['port', d.port !== undefined ? `${d.address ?? '127.0.0.1'}:${d.port}${d.desiredPort !== undefined ? ` (desired: ${d.desiredPort})` : ''}` : '-'],
     ['health', health],
+    ['last check', checkText(d.lastCheck, now)],
     ['uptime', d.uptimeSeconds !== undefined ? `${formatDuration(d.uptimeSeconds)}${d.process?.startedAt ? ` (started ${d.process.startedAt})` : ''}` : '-'],
     ['message', d.message ?? '-'],
     ['held', d.held ? `${d.held.version} (spec ${d.held.specHash.slice(0, 12)}) at ${d.held.at}: ${d.held.reason}` : 'no'],
@@ -112,8 +126,10 @@ export function statusJson(r: InstanceStatus) {
     observedVersion: r.observedVersion ?? null,
     phase: r.phase,
     port: r.port ?? null,
+    desiredPort: r.desiredPort ?? null,
     address: r.address ?? null,
-    health: r.health ? { healthy: r.health.healthy, at: r.health.at, reason: r.health.reason ?? null } : null,
+    health: r.health ? { healthy: r.health.healthy, at: r.health.at, reason: r.health.reason ?? null, now: r.health.now ?? false } : null,
+    lastCheck: r.lastCheck ? { healthy: r.lastCheck.healthy, at: r.lastCheck.at, reason: r.lastCheck.reason ?? null } : null,
     process: r.process ? {
       id: r.process.id, state: r.process.state, startedAt: r.process.startedAt ?? null,
       exitStatus: r.process.exitStatus ?? null, exitSignal: r.process.exitSignal ?? null,

@@ -7,7 +7,8 @@
 //
 // A container is inspected only when the list lacks what the planner needs: a crash-looping one
 // (restart count), an exit code the status text does not show, or a running one whose instance has
-// a restart request older than the container (its start time).
+// a restart request older than the container (its start time); and every running one of tend's when
+// the caller asks for start times (`startTimes`: status and uptime).
 import { readOwnFile } from '../../fs/safe.js';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -75,7 +76,8 @@ function draft(c: ContainerSummary, item: Omit<ObservedItem, 'runtime' | 'id' | 
     if (sig) out.exitSignal = sig;
   }
   let needsInspect = c.state === 'restarting' || c.state === 'dead' || (c.state === 'exited' && code === undefined);
-  if (item.owned && out.state === 'running') {
+  if (item.owned && out.state === 'running' && ctx.startTimes) needsInspect = true;
+  else if (item.owned && out.state === 'running') {
     const requested = restartRequestedAt(ctx.paths.instances, item.instance);
     if (requested !== undefined) {
       // Made after the request, so also started after it: its creation time is enough.
