@@ -17,7 +17,7 @@ import { parsePlist, type PlistValue } from '../src/drivers/launchd/plist.js';
 import type { TendConfig } from '../src/model/types.js';
 import { tryAcquireLock } from '../src/release/lock.js';
 import { loadConfig } from '../src/spec/config.js';
-import { backendGate, removeUserUnits } from './helpers/backends.js';
+import { backendGate, removeUserUnits, systemdUserEnv, userctl } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';
 import { useLaunchctlStandin } from './helpers/launchctl-standin.js';
 import { useScratch } from './helpers/scratch.js';
@@ -48,7 +48,7 @@ async function tend(args: string[]) {
   return { code: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) };
 }
 
-const sysctl = (args: string[]) => execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore' });
+const sysctl = userctl;
 
 /** Stops, disables and removes every agent unit of this file (by its unique app prefix), even after a failure. */
 afterAll(async () => {
@@ -312,7 +312,7 @@ describe.skipIf(systemd.skip)('agent install on the real systemd user manager', 
     const r = await installAgent({ root, config });
     const linger = lingerWarning(config);
     expect(r).toEqual({ kind: 'systemd', name: unit, file, started: true, notes: linger ? [linger] : [] });
-    const v = await execa('systemd-analyze', ['--user', 'verify', file], { reject: false });
+    const v = await execa('systemd-analyze', ['--user', 'verify', file], { reject: false, env: systemdUserEnv() });
     expect({ exitCode: v.exitCode, stderr: v.stderr }).toEqual({ exitCode: 0, stderr: '' });
     expect(readFileSync(file, 'utf8')).toContain(`ExecStart="${process.execPath}" "${CLI}" "-C" "${root}" "agent"`);
     expect((await sysctl(['is-enabled', '--', unit])).stdout.trim()).toBe('enabled');

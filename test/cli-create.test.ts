@@ -15,7 +15,7 @@ import { openProject } from '../src/ops/project.js';
 import { status } from '../src/status/index.js';
 import { unitDirOf } from '../src/drivers/systemd/unit.js';
 import { loadConfig } from '../src/spec/config.js';
-import { backendGate } from './helpers/backends.js';
+import { backendGate, userctl } from './helpers/backends.js';
 import { buildOnce, CLI, tend } from './helpers/cli.js';
 import { engine } from './helpers/docker.js';
 import { useScratch } from './helpers/scratch.js';
@@ -374,7 +374,7 @@ describe.skipIf(systemdGate.skip)('tend create / delete on systemd (user manager
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`Instance web running on http://localhost:${port} (v1.1.0)`);
     expect(existsSync(unit)).toBe(true);
-    const active = await execa('systemctl', ['--user', 'is-active', `${app}-web.service`], { reject: false });
+    const active = await userctl(['is-active', `${app}-web.service`]);
     expect(active.stdout.trim()).toBe('active');
     expect((await httpGet(`http://127.0.0.1:${port}/version`)).body.trim()).toBe('v1.1.0');
 
@@ -384,7 +384,7 @@ describe.skipIf(systemdGate.skip)('tend create / delete on systemd (user manager
     expect(existsSync(unit)).toBe(false);
     expect(existsSync(join(root, 'instances', 'web'))).toBe(false);
     expect(existsSync(join(root, 'desired', 'web.yaml'))).toBe(false);
-    const load = await execa('systemctl', ['--user', 'show', '-p', 'LoadState', '--value', `${app}-web.service`], { reject: false });
+    const load = await userctl(['show', '-p', 'LoadState', '--value', `${app}-web.service`]);
     expect(load.stdout.trim()).toBe('not-found');
   }, 120_000);
 });

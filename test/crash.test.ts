@@ -21,7 +21,7 @@ import { plan } from '../src/planner/plan.js';
 import { loadConfig, type RootPaths } from '../src/spec/config.js';
 import { loadDesired } from '../src/spec/desired.js';
 import { readHistory } from '../src/state/history.js';
-import { backendGate } from './helpers/backends.js';
+import { backendGate, userctl } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';
 import { engine, removeImages } from './helpers/docker.js';
 import { useScratch } from './helpers/scratch.js';
@@ -94,7 +94,7 @@ for (const [runtime, walk] of WALKS) {
       switch (h.runtime) {
         case 'systemd': {
           const files = readdirSync(unitDirOf('user')).filter((n) => n.startsWith(`${app}-`));
-          const listed = await execa('systemctl', ['--user', 'list-units', '--all', '--plain', '--no-legend', `${app}-*`], { reject: false });
+          const listed = await userctl(['list-units', '--all', '--plain', '--no-legend', `${app}-*`]);
           const units = listed.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]!).filter((u) => u);
           return [...new Set([...files, ...units])].sort();
         }

@@ -9,7 +9,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { backendGate, systemdUserEnv } from './helpers/backends.js';
+import { backendGate, removeUserUnits, systemdUserEnv } from './helpers/backends.js';
 import { buildOnce, REPO } from './helpers/cli.js';
 
 const systemd = await backendGate('systemd');
@@ -76,12 +76,8 @@ async function remains(app: string, root: string): Promise<string[]> {
 /** The safety net when the demo failed to clean up: removes what remains() found. */
 async function removeRemains(app: string, root: string, found: string[]): Promise<void> {
   const units = [...new Set(found.filter((f) => f.startsWith('unit')).map((f) => f.split('/').pop()!.replace(/^unit /, '')))];
-  if (units.length > 0) {
-    await quiet('systemctl', ['--user', 'disable', '--now', ...units]);
-    for (const u of units) for (const d of [unitDir(), join(unitDir(), 'default.target.wants')]) rmSync(join(d, u), { force: true });
-    await quiet('systemctl', ['--user', 'daemon-reload']);
-    await quiet('systemctl', ['--user', 'reset-failed', ...units]);
-  }
+  // Stops them first and throws (keeping the files) when one cannot be stopped.
+  if (units.length > 0) await removeUserUnits(unitDir(), `${app}-`);
   if (found.some((f) => f.startsWith('tmux'))) {
     await quiet('tmux', ['-L', app, 'kill-server']);
     rmSync(tmuxSocket(app), { force: true });

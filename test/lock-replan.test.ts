@@ -18,7 +18,7 @@ import { instanceLockOwner, withInstanceLock } from '../src/state/lock.js';
 import { fixtureRoot, harnesses } from './drivers/contract-backends.js';
 import { freePort, httpGet } from './fixtures/app.js';
 import { startAgent, until, type AgentProc } from './helpers/agent-proc.js';
-import { backendGate } from './helpers/backends.js';
+import { backendGate, userctl } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';
 import { engine, removeImages } from './helpers/docker.js';
 import { useScratch } from './helpers/scratch.js';
@@ -62,7 +62,7 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
         return (await execa('tmux', ['-L', app, 'list-panes', '-t', `=${target}:`, '-F', '#{pane_dead} #{pane_pid}'], { reject: false })).stdout.trim();
       }
       if (runtime === 'systemd') {
-        return (await execa('systemctl', ['--user', 'show', '-p', 'MainPID', '-p', 'ExecMainStartTimestampMonotonic', target], { reject: false })).stdout.trim();
+        return (await userctl(['show', '-p', 'MainPID', '-p', 'ExecMainStartTimestampMonotonic', target])).stdout.trim();
       }
       const c = await engine().getContainer(target).inspect();
       return `${c.Id} ${c.State.StartedAt} ${c.RestartCount}`;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import type { Runtime, TendConfig } from '../../src/model/types.js';
 import { unitDirOf } from '../../src/drivers/systemd/unit.js';
-import { removeUserUnits, type Backend } from '../helpers/backends.js';
+import { removeUserUnits, userctl, type Backend } from '../helpers/backends.js';
 import { engine, removeContainers, removeContainersLabelled, removeImages, sleeper } from '../helpers/docker.js';
 import { launchctlStandin, type LaunchctlStandin } from '../helpers/launchctl-standin.js';
 import { makeFixtureRepo } from '../fixtures/app.js';
@@ -64,7 +64,6 @@ const tmuxHarness: Harness = {
   },
 };
 
-const userctl = (args: string[]) => execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore' });
 
 const systemdHarness: Harness = {
   runtime: 'systemd',
@@ -87,11 +86,7 @@ const systemdHarness: Harness = {
     return {
       intact: async () => existsSync(file) && readFileSync(file, 'utf8') === text
         && (await userctl(['show', '-p', 'MainPID', '--value', unit])).stdout.trim() === pid && pid !== '0',
-      remove: async () => {
-        await userctl(['stop', unit]);
-        rmSync(file, { force: true });
-        await userctl(['daemon-reload']);
-      },
+      remove: () => removeUserUnits(dir, unit),
     };
   },
   async cleanup(app) {

@@ -14,7 +14,7 @@ import { launchSpec } from '../../src/drivers/launch.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
 import { specHash } from '../../src/planner/hash.js';
-import { backendGate, removeUserUnits } from '../helpers/backends.js';
+import { backendGate, removeUserUnits, systemdUserEnv, userctl } from '../helpers/backends.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';
 import { useScratch } from '../helpers/scratch.js';
 import { cloneTag, freePort, httpGet, makeFixtureRepo, runBuild, waitForHttp } from '../fixtures/app.js';
@@ -24,9 +24,7 @@ const scratch = useScratch();
 const APP = `tendsd${process.pid}${randomBytes(3).toString('hex')}`;
 const UNIT_DIR = unitDirOf('user');
 
-function sysctl(args: string[]) {
-  return execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore' });
-}
+const sysctl = userctl;
 
 const HOME_BASE = join(homedir(), '.cache', `tend-test-${APP}`);
 
@@ -137,7 +135,7 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
       const text = renderUnit({ config: c, spec: s, launch: launchSpec(action('write-unit', s), ctx(s, c)), specHash: 'abc', unit: unit(s.name) });
       const file = join(dir, `${APP}-${name}.service`);
       writeFileSync(file, text);
-      const r = await execa('systemd-analyze', [...(c.systemd.scope === 'user' ? ['--user'] : []), 'verify', file], { reject: false });
+      const r = await execa('systemd-analyze', [...(c.systemd.scope === 'user' ? ['--user'] : []), 'verify', file], { reject: false, env: systemdUserEnv() });
       expect({ name, exitCode: r.exitCode, stderr: r.stderr }).toEqual({ name, exitCode: 0, stderr: '' });
       expect(text).toContain(`X-Tend-App=${APP}`);
       expect(text).toContain(`X-Tend-Spec-Hash=abc`);
@@ -340,7 +338,9 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
       expect(down).toMatchObject({ status: 'unavailable' });
       expect(down.status === 'unavailable' && down.reason).toMatch(/systemctl --user show/);
     } finally {
-      process.env.XDG_RUNTIME_DIR = saved;
+      // Assigning undefined would store the string 'undefined' (a new shell exports no XDG_RUNTIME_DIR).
+      if (saved === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved;
     }
   });
 });

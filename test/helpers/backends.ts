@@ -16,15 +16,18 @@
 // - missing, TEND_REQUIRE_BACKENDS=1 (CI)    -> the test runs and FAILS, naming
 //                                               the missing backend
 //
-// scripts/backends.sh installs and starts them; .ci/run sets
-// TEND_REQUIRE_BACKENDS=1 and XDG_RUNTIME_DIR.
+// scripts/backends.sh installs and starts them (`npm test` runs it first
+// through test/global-setup.ts); .ci/run sets TEND_REQUIRE_BACKENDS=1.
 //
 // Env: TEND_DOCKER_SOCKET (or DOCKER_HOST=unix://...) overrides the Docker
-// socket path; XDG_RUNTIME_DIR (default /run/user/<uid>) finds the user manager.
+// socket path; XDG_RUNTIME_DIR (default /run/user/<uid>, as tend's systemd
+// driver) finds the user manager: nothing needs exporting. Use userctl() or
+// systemdUserEnv() for every `systemctl --user`, never a bare execa.
 import { readdirSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { execa } from 'execa';
+import { userRuntimeDir } from '../../src/drivers/systemd/command.js';
 
 export type Backend = 'docker' | 'systemd' | 'tmux' | 'plistutil';
 export const BACKENDS: readonly Backend[] = ['docker', 'systemd', 'tmux', 'plistutil'];
@@ -53,8 +56,7 @@ export function decide(status: BackendStatus, required: boolean): Decision {
 export function missingBackendMessage(backend: Backend, status: BackendStatus): string {
   return (
     `backend ${backend} is not available: ${status.why ?? 'unknown reason'} ` +
-    `(TEND_REQUIRE_BACKENDS is set, so this is a failure; run scripts/backends.sh ` +
-    `and export XDG_RUNTIME_DIR=/run/user/$(id -u))`
+    `(TEND_REQUIRE_BACKENDS is set, so this is a failure; run scripts/backends.sh as root)`
   );
 }
 
@@ -111,12 +113,23 @@ async function dockerAvailable(): Promise<BackendStatus> {
 
 // ----------------------------------------------------------------- systemd --
 
-/** Env for `systemctl --user` and friends: XDG_RUNTIME_DIR defaulted to /run/user/<uid>. */
+/**
+ * Env for `systemctl --user` and friends: the user manager found the way tend's systemd driver finds it
+ * (XDG_RUNTIME_DIR, default /run/user/<uid>), so a test run from a new shell with nothing exported
+ * reaches the same manager as tend.
+ */
 export function systemdUserEnv(env: Env = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
-  if (!out.XDG_RUNTIME_DIR) out.XDG_RUNTIME_DIR = `/run/user/${process.getuid?.() ?? 0}`;
+  out.XDG_RUNTIME_DIR = userRuntimeDir(env);
   return out;
+}
+
+/** `systemctl --user ARGS` on the manager tend uses (never throws; look at exitCode). */
+export function userctl(args: string[], opts: { timeoutMs?: number } = {}) {
+  return execa('systemctl', ['--user', ...args], {
+    env: systemdUserEnv(), extendEnv: false, reject: false, stdin: 'ignore', timeout: opts.timeoutMs ?? 60_000,
+  });
 }
 
 async function systemdAvailable(): Promise<BackendStatus> {
@@ -206,19 +219,43 @@ export async function backendGate(b: Backend, env: Env = process.env): Promise<B
 }
 
 /**
- * Stops, disables and removes every user unit in `dir` whose file name starts with `prefix` (a test's
- * unique app name), then reloads the manager: test clean-up that holds even after a failure.
+ * Stops, disables and removes every user unit in `dir` whose name starts with `prefix` (a test's unique
+ * app name), and every loaded unit with that prefix whose file is already gone, then reloads the
+ * manager: test clean-up that holds even after a failure. It throws, and keeps the unit files, when a
+ * unit could not be stopped (manager unreachable, stop failed, still active): deleting the file of a
+ * unit that still runs would leak its process out of sight.
  */
 export async function removeUserUnits(dir: string, prefix: string): Promise<void> {
-  let units: string[] = [];
+  let files: string[] = [];
   try {
-    units = readdirSync(dir).filter((n) => n.startsWith(prefix));
-  } catch { /* no unit dir: nothing to remove */ }
+    files = readdirSync(dir).filter((n) => n.startsWith(prefix));
+  } catch { /* no unit dir: no files */ }
+  const must = async (args: string[]) => {
+    const r = await userctl(args);
+    if (r.exitCode !== 0) {
+      throw new Error(
+        `test clean-up: systemctl --user ${args.join(' ')} failed (exit ${String(r.exitCode)}): ` +
+        `${String(r.stderr || r.stdout || r.shortMessage).trim()}; unit files left in ${dir}` +
+        ` (XDG_RUNTIME_DIR=${systemdUserEnv().XDG_RUNTIME_DIR})`,
+      );
+    }
+    return String(r.stdout);
+  };
+  // Every file known to the manager first, so a unit written without a reload is seen too.
+  await must(['daemon-reload']);
+  const listed = await must(['list-units', '--all', '--plain', '--no-legend', '--', `${prefix}*`]);
+  const loaded = listed.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '').filter((u) => u.startsWith(prefix));
+  const units = [...new Set([...files, ...loaded])];
   if (units.length === 0) return;
-  const userctl = (args: string[]) => execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore' });
-  await userctl(['stop', '--', ...units]);
-  await userctl(['disable', '--no-reload', '--', ...units]);
-  for (const u of units) rmSync(join(dir, u), { force: true });
-  await userctl(['daemon-reload']);
+  if (loaded.length > 0) await must(['stop', '--', ...loaded]);
+  const states = loaded.length === 0 ? '' : await must(['show', '-p', 'Id', '-p', 'ActiveState', '--', ...loaded]);
+  const running = states.split('\n\n').filter((b) => /ActiveState=(active|activating|deactivating|reloading)/.test(b));
+  if (running.length > 0) {
+    throw new Error(`test clean-up: still running after stop: ${running.map((b) => b.replace(/\n/g, ' ')).join('; ')}; unit files left in ${dir}`);
+  }
+  if (files.length > 0) await must(['disable', '--no-reload', '--', ...files]);
+  for (const u of files) rmSync(join(dir, u), { force: true });
+  await must(['daemon-reload']);
+  // Forget failed states (a unit that is not failed or not loaded any more is not an error here).
   await userctl(['reset-failed', '--', ...units]);
 }

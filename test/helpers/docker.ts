@@ -16,17 +16,29 @@ export function uniqueName(prefix: string): string {
   return `${prefix}${process.pid}x${randomBytes(3).toString('hex')}`;
 }
 
+/** Force-removes one container; gone already is fine, any other failure throws (a clean-up must not hide a leak). */
+async function removeContainer(docker: Docker, ref: string): Promise<void> {
+  try {
+    await docker.getContainer(ref).remove({ force: true });
+  } catch (e) {
+    const code = (e as { statusCode?: number }).statusCode;
+    // 404: no such container; 409 "removal already in progress": someone else is removing it.
+    if (code === 404 || (code === 409 && /already in progress/.test((e as Error).message))) return;
+    throw new Error(`test clean-up: could not remove container ${ref}: ${(e as Error).message}`);
+  }
+}
+
 /** Force-removes every container carrying one of these `key=value` labels (never others). */
 export async function removeContainersLabelled(docker: Docker, labels: string[]): Promise<void> {
   for (const label of labels) {
-    const list = await docker.listContainers({ all: true, filters: { label: [label] } }).catch(() => []);
-    await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    const list = await docker.listContainers({ all: true, filters: { label: [label] } });
+    await Promise.all(list.map((c) => removeContainer(docker, c.Id)));
   }
 }
 
 /** Force-removes these containers by name or id when they exist. */
 export async function removeContainers(docker: Docker, names: string[]): Promise<void> {
-  await Promise.all(names.map((n) => docker.getContainer(n).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(names.map((n) => removeContainer(docker, n)));
 }
 
 /** Removes these images (ids or names), ignoring ones already gone. */

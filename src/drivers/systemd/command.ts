@@ -18,11 +18,14 @@ export interface SystemctlResult {
 /** systemctl is not installed: the runtime is unavailable. */
 export class SystemctlMissingError extends Error {}
 
+/** Where the user manager is found: XDG_RUNTIME_DIR (its private socket), default /run/user/<uid>. */
+export function userRuntimeDir(env: Record<string, string | undefined> = process.env): string {
+  return env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.() ?? 0}`;
+}
+
 function env(scope: Scope): Record<string, string> {
   if (scope !== 'user') return {};
-  // The user manager is found through XDG_RUNTIME_DIR (its private socket); default /run/user/<uid>.
-  const runtimeDir = process.env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.() ?? 0}`;
-  return { XDG_RUNTIME_DIR: runtimeDir };
+  return { XDG_RUNTIME_DIR: userRuntimeDir() };
 }
 
 export async function systemctl(args: string[], run: SystemctlRun): Promise<SystemctlResult> {
