@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseDuration } from '../release/duration.js';
 import { planPrune } from '../release/prune.js';
-import { removeRelease } from '../release/remove.js';
+import { pruneRelease } from '../release/remove.js';
 import { gatherReleaseUsage } from '../release/usage.js';
 import { CONFIG_FILE } from '../spec/config.js';
 import { Agent } from './agent.js';
@@ -44,8 +44,15 @@ export async function pruneReleases(agent: Agent, log: Logger): Promise<string[]
   }
   const p = planPrune({ releases: usage.releases, inUse: usage.inUse, keep: desired.config.releases.keep });
   const deleted: string[] = [];
+  const infos = new Map(usage.releases.map((r) => [r.version, r]));
+  const keepImageIds = new Set(p.keep.flatMap((k) => infos.get(k.version)?.imageId ?? []));
   for (const version of p.delete) {
-    if (removeRelease(agent.paths.releases, version) === 'busy') log.info(`release prune: ${version} is being built; kept`);
+    const imageId = infos.get(version)?.imageId;
+    const outcome = await pruneRelease({
+      releasesDir: agent.paths.releases, version, app: desired.config.app, keepImageIds, ...(imageId ? { imageId } : {}),
+    });
+    if (outcome.status === 'busy') log.info(`release prune: ${version} is being built; kept`);
+    else if (outcome.status === 'kept') log.warn(`release prune: kept ${version}: ${outcome.why}`);
     else deleted.push(version);
   }
   if (deleted.length > 0) log.info({ deleted }, `release prune: deleted ${deleted.join(', ')}`);

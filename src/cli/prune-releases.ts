@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { compareNewestFirst, planPrune } from '../release/prune.js';
-import { removeRelease } from '../release/remove.js';
+import { pruneRelease } from '../release/remove.js';
 import { gatherReleaseUsage, requireRoot } from './release-usage.js';
 
 interface PruneOptions {
@@ -58,9 +58,18 @@ async function prune(opts: PruneOptions, cmd: Command): Promise<void> {
       return;
     }
   }
+  const infos = new Map(usage.releases.map((r) => [r.version, r]));
+  const keepImageIds = new Set(p.keep.flatMap((k) => infos.get(k.version)?.imageId ?? []));
   for (const version of p.delete) {
-    const outcome = removeRelease(root.paths.releases, version);
-    if (outcome === 'busy') process.stderr.write(`warning: skipped ${version}: a build of it is running\n`);
+    const outcome = await pruneRelease({
+      releasesDir: root.paths.releases, version, app: root.desired.config.app, keepImageIds,
+      ...(infos.get(version)?.imageId ? { imageId: infos.get(version)!.imageId! } : {}),
+    });
+    if (outcome.status === 'busy') process.stderr.write(`warning: skipped ${version}: a build of it is running\n`);
+    else if (outcome.status === 'kept') {
+      process.stderr.write(`${outcome.error ? 'error' : 'warning'}: kept ${version}: ${outcome.why}\n`);
+      if (outcome.error) process.exitCode = 1;
+    } else if (outcome.status === 'deleted' && outcome.image === 'removed') process.stdout.write(`deleted ${version} and its image\n`);
     else process.stdout.write(`deleted ${version}\n`);
   }
 }

@@ -163,26 +163,27 @@ async function commandAvailable(cmd: string, args: string[]): Promise<BackendSta
 
 const cache = new Map<Backend, Promise<BackendStatus>>();
 
+/** Is this backend usable here? Asks it now (no cache). */
+export function probeBackend(b: Backend): Promise<BackendStatus> {
+  switch (b) {
+    case 'docker':
+      return dockerAvailable();
+    case 'systemd':
+      return systemdAvailable();
+    case 'tmux':
+      return commandAvailable('tmux', ['-V']);
+    case 'plistutil':
+      return commandAvailable('plistutil', ['--version']);
+    default:
+      return Promise.resolve({ ok: false, why: `unknown backend ${String(b)}` });
+  }
+}
+
 /** Is this backend usable here? Cached per process. */
 export function backendAvailable(b: Backend): Promise<BackendStatus> {
   let p = cache.get(b);
   if (!p) {
-    switch (b) {
-      case 'docker':
-        p = dockerAvailable();
-        break;
-      case 'systemd':
-        p = systemdAvailable();
-        break;
-      case 'tmux':
-        p = commandAvailable('tmux', ['-V']);
-        break;
-      case 'plistutil':
-        p = commandAvailable('plistutil', ['--version']);
-        break;
-      default:
-        p = Promise.resolve({ ok: false, why: `unknown backend ${String(b)}` });
-    }
+    p = probeBackend(b);
     cache.set(b, p);
   }
   return p;

@@ -18,7 +18,7 @@ import { formatLiteral, socketOf, tmuxOrThrow, type TmuxRun } from './command.js
 import { instanceDirOf, launchFor, logFileOf, type Launch } from './launch.js';
 import { isOwned } from './observe.js';
 import { findPane, MARK, type PaneInfo } from './panes.js';
-import { paneTarget, respawn, sessionTarget, terminate, type StopTimings } from './process.js';
+import { endEmptyServer, paneTarget, respawn, sessionTarget, terminate, type StopTimings } from './process.js';
 
 /** The exited placeholder a created-but-not-started session holds (two args: tmux execs it, no shell). */
 export const PLACEHOLDER = ['true', 'tend: created, not started'];
@@ -116,14 +116,21 @@ async function restart(action: Action, ctx: ApplyContext, t: StopTimings): Promi
   await start(action, ctx);
 }
 
-/** Ends the process gracefully (when running) and removes the session. */
+/**
+ * Ends the process gracefully (when running) and removes the session. When it was the server's last
+ * session, the server ends too (exit-empty on, set in the same tmux call, so a session made meanwhile
+ * keeps it up) and its socket file goes: nothing of tend's is left on the host.
+ */
 async function remove(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
   const run = runOf(ctx);
   const s = sessionOf(action, ctx);
   const pane = await ownedPane(run, s, ctx);
   if (!pane) return;
   await terminate(run, pane, t);
-  if (await findPane(run, s)) await tmuxOrThrow([['kill-session', '-t', sessionTarget(s)]], run);
+  if (!(await findPane(run, s))) return;
+  const socketPath = (await tmuxOrThrow([['display-message', '-p', '-t', sessionTarget(s), '#{socket_path}']], run)).trim();
+  await tmuxOrThrow([['kill-session', '-t', sessionTarget(s)], ['set-option', '-s', 'exit-empty', 'on']], run);
+  await endEmptyServer(run, socketPath, t);
 }
 
 export function applyTmux(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {

@@ -64,7 +64,9 @@ function redact(text: string, secrets: readonly string[] = []): string {
  */
 export async function tmux(commands: readonly (readonly string[])[], run: TmuxRun): Promise<TmuxOutcome> {
   const args = commands.flatMap((c, i) => [...(i > 0 ? [';'] : []), ...c.map(escapeArg)]);
-  const r = await execa('tmux', ['-L', run.socket, '-f', '/dev/null', ...args], {
+  // -u: UTF-8 whatever the locale. Without it a client run with no UTF-8 LANG/LC_* (cron, `env -i`,
+  // a bare service env) prints the field separator of pane listings as '_', and every session looks gone.
+  const r = await execa('tmux', ['-u', '-L', run.socket, '-f', '/dev/null', ...args], {
     reject: false,
     env: clientEnv(),
     extendEnv: false,

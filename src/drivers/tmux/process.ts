@@ -1,7 +1,7 @@
 // The process in a session's pane: start it (respawn-pane with the recorded argv) and end it (SIGTERM, wait, SIGKILL).
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { formatLiteral, tmuxOrThrow, type TmuxRun } from './command.js';
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { dirname, isAbsolute } from 'node:path';
+import { formatLiteral, tmux, tmuxOrThrow, type TmuxRun } from './command.js';
 import { findPane, MARK, type PaneInfo } from './panes.js';
 
 export interface StopTimings {
@@ -73,4 +73,28 @@ export async function respawn(run: TmuxRun, pane: PaneInfo, cwd: string, logFile
     ['set-option', '-t', paneTarget(s), MARK.started, new Date().toISOString()],
     ['pipe-pane', '-t', paneTarget(s), pipeCommand(logFile)],
   ], run);
+}
+
+/**
+ * After tend's last session went (with exit-empty on): waits for the server to end, then removes its
+ * socket file, which tmux leaves behind. A server that still has sessions (another instance, or one
+ * made meanwhile) is left alone, and so is its socket. Only a socket is unlinked (never a file or
+ * link put in its place), and only while no server answers on it.
+ */
+export async function endEmptyServer(run: TmuxRun, socketPath: string, t: StopTimings): Promise<void> {
+  const deadline = Date.now() + t.killTimeoutMs;
+  for (;;) {
+    const r = await tmux([['list-sessions', '-F', '#{session_name}']], run);
+    if (r.status === 'ok' && r.stdout.trim() !== '') return;
+    if (r.status === 'no-server') break;
+    if (r.status === 'error' && !/server exited unexpectedly/.test(r.message)) throw new Error(r.message);
+    if (Date.now() >= deadline) throw new Error(`tmux server on socket ${run.socket} still runs with no session ${t.killTimeoutMs} ms after its last one was deleted`);
+    await sleep(t.pollMs);
+  }
+  if (!isAbsolute(socketPath)) return;
+  try {
+    if (lstatSync(socketPath).isSocket()) unlinkSync(socketPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }
