@@ -1,9 +1,11 @@
 // tend init with the built CLI: a root `tend validate` accepts, schema lines that point at real files,
 // a .gitignore git honours (releases/, instances/, .env files out; desired files in), no overwrite.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { execa } from 'execa';
+import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { desiredSchemaLine } from '../src/ops/schema-ref.js';
 import { buildOnce, tend } from './helpers/cli.js';
 import { useScratch } from './helpers/scratch.js';
 
@@ -70,5 +72,43 @@ describe('tend init', () => {
     const bad = await tend(['init', join(scratch('init-bad'), 'x'), '--app', 'Bad_App']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('app name "Bad_App" must be a lowercase name');
+  });
+
+  it('schema lines point at the root\'s own copy of the schemas, so they still resolve in a clone of the root elsewhere', async () => {
+    const dir = join(scratch('init-clone'), 'ops');
+    const r = await tend(['init', dir, '--app', 'demo']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('/schemas/tend.schema.json\n');
+    expect((await git(dir, ['init', '-q'])).exitCode).toBe(0);
+    expect((await git(dir, ['add', '-A'])).exitCode).toBe(0);
+    expect((await git(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '-m', 'root'])).exitCode).toBe(0);
+    // The clone lives at another depth, far from the tend checkout that wrote it.
+    const clone = join(scratch('init-clone-there'), 'a', 'b', 'c', 'ops');
+    mkdirSync(dirname(clone), { recursive: true });
+    expect((await execa('git', ['clone', '-q', dir, clone], { reject: false })).exitCode).toBe(0);
+    for (const [file, schema] of [['tend.yaml', 'tend.schema.json'], ['desired/example.yaml.sample', 'instance.schema.json']] as const) {
+      const line = readFileSync(join(clone, file), 'utf8').split('\n', 1)[0]!;
+      const target = /\$schema=(\S+)/.exec(line)![1]!;
+      expect(target.startsWith('/'), `${file}: ${line}`).toBe(false);
+      const resolved = join(clone, dirname(file), target);
+      expect(resolved, `${file}: ${line}`).toBe(join(clone, 'schemas', schema));
+      expect(JSON.parse(readFileSync(resolved, 'utf8')).$id).toMatch(new RegExp(`/${schema.replace('.', '\\.')}$`));
+    }
+    // A desired file tend create writes in the clone points at the root's copy too.
+    expect(desiredSchemaLine(join(clone, 'desired'), clone)).toBe('# yaml-language-server: $schema=../schemas/instance.schema.json');
+    const v = await tend(['-C', clone, 'validate']);
+    expect(v.code).toBe(0);
+  });
+
+  it('writes no artifacts or run the root\'s build does not make: source.artifacts and source.run stay unset (commented examples)', async () => {
+    const dir = join(scratch('init-artifacts'), 'ops');
+    const r = await tend(['init', dir, '--app', 'demo']);
+    expect(r.code).toBe(0);
+    const text = readFileSync(join(dir, 'tend.yaml'), 'utf8');
+    const config = parse(text) as { source: Record<string, unknown> };
+    expect(config.source.artifacts).toBeUndefined();
+    expect(config.source.run).toBeUndefined();
+    expect(text).toMatch(/^ {2}# artifacts: \[bin\/demo\]/m);
+    expect(text).not.toMatch(/^\s*artifacts:/m);
   });
 });

@@ -195,7 +195,7 @@ export async function createInstance(project: Project, opts: CreateOptions): Pro
   const validate = validators().instance;
   if (!validate(body)) throw new OpsError(`the desired file would not validate: ${validate.errors?.[0]?.instancePath} ${validate.errors?.[0]?.message}`, 'invalid');
   const text = [
-    desiredSchemaLine(paths.desired),
+    desiredSchemaLine(paths.desired, root),
     `# Created by tend create on ${new Date().toISOString().slice(0, 10)}. Secret values live in ${displayPath(project, envFile)} (0600), never here.`,
     stringify(body),
   ].join('\n');

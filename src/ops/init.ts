@@ -1,11 +1,13 @@
 // `tend init`: a new deployment root — a commented tend.yaml, desired/ with a commented example that
-// is not loaded (it does not end in .yaml), and a .gitignore keeping releases/, instances/ and .env
-// files out of git. Never overwrites tend.yaml.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// is not loaded (it does not end in .yaml), a copy of tend's schemas in schemas/ (the files' schema
+// lines point there, so they survive the root being cloned anywhere), and a .gitignore keeping
+// releases/, instances/ and .env files out of git. Never overwrites tend.yaml.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { CONFIG_FILE } from '../spec/config.js';
+import { SCHEMA_DIR } from '../spec/schemas.js';
 import { OpsError } from './guard.js';
-import { schemaLine } from './schema-ref.js';
+import { ROOT_SCHEMA_DIR, ROOT_SCHEMAS, schemaLine } from './schema-ref.js';
 
 export interface InitOptions {
   /** The folder to make the root (created when missing). */
@@ -33,7 +35,7 @@ function appFrom(folder: string): string {
 export const GITIGNORE_LINES = ['/releases/', '/instances/', '.env', '*.env'];
 
 function tendYaml(dir: string, app: string, repo: string): string {
-  return `${schemaLine(dir, 'tend.schema.json')}
+  return `${schemaLine(dir, 'tend.schema.json', dir)}
 # A tend deployment root: this file plus desired/ (one file per instance, e.g. desired/web.yaml).
 # Check it with \`tend validate\`, preview with \`tend reconcile --dry-run\`, start instances with
 # \`tend create <name>\` or by adding desired files and running \`tend reconcile\`.
@@ -42,12 +44,14 @@ app: ${app}                         # units, containers and sessions are named $
 
 source:
   repo: ${JSON.stringify(repo)}                         # the app's git repository (a path or URL); releases are built from its tags
-  build: ./build.sh                 # run in a temporary clone of the tag; must produce the artifacts
-  artifacts: [bin/${app}]
-  run:
-    artifact: bin/${app}            # what the service executes
-    # placeholders: \${port} \${address} \${name} \${version} \${instanceDir} \${configPath}
-    args: [--port, "\${port}", --address, "\${address}"]
+  build: ./build.sh                 # your build command, run in a temporary clone of the tag
+  # Say what your build produces and what runs (nothing is assumed: tend checks the build made each
+  # artifact and copies them into releases/<version>/; an instance cannot start until run is set):
+  # artifacts: [bin/${app}]         # files the build must produce, relative to the repository
+  # run:
+  #   artifact: bin/${app}          # what the service executes (one of the artifacts)
+  #   # placeholders: \${port} \${address} \${name} \${version} \${instanceDir} \${configPath}
+  #   args: [--port, "\${port}", --address, "\${address}"]
   secrets: []                       # names every instance's instances/<name>/.env must hold
   # image: ${app}:latest            # the Docker image the build produces (for runtime: docker)
 
@@ -71,8 +75,8 @@ prune:
 `;
 }
 
-function exampleInstance(dir: string): string {
-  return `${schemaLine(dir, 'instance.schema.json')}
+function exampleInstance(dir: string, root: string): string {
+  return `${schemaLine(dir, 'instance.schema.json', root)}
 # An example instance: copy it to desired/<name>.yaml (the file name is the instance name), or run
 # \`tend create <name>\`, which writes such a file and starts the instance.
 version: latest          # a git tag of the app, or latest (the highest semver tag)
@@ -91,8 +95,9 @@ port: 8081
 }
 
 /**
- * Makes `dir` a deployment root: tend.yaml, desired/ (with desired/example.yaml.sample) and a
- * .gitignore (missing lines appended to an existing one).
+ * Makes `dir` a deployment root: tend.yaml, desired/ (with desired/example.yaml.sample), schemas/
+ * (a copy of tend's two schemas, which the schema lines point at) and a .gitignore (missing lines
+ * appended to an existing one).
  * @throws OpsError `refused` when tend.yaml exists, `invalid` when the app name is not usable.
  */
 export function initRoot(opts: InitOptions): InitResult {
@@ -105,11 +110,19 @@ export function initRoot(opts: InitOptions): InitResult {
   }
   mkdirSync(join(root, 'desired'), { recursive: true });
   const written: string[] = [];
+  // The root's own copy of the schemas, before the files that point at it (an existing copy is kept).
+  mkdirSync(join(root, ROOT_SCHEMA_DIR), { recursive: true });
+  for (const schema of ROOT_SCHEMAS) {
+    const copy = join(root, ROOT_SCHEMA_DIR, schema);
+    if (existsSync(copy)) continue;
+    copyFileSync(join(SCHEMA_DIR, schema), copy);
+    written.push(`${ROOT_SCHEMA_DIR}/${schema}`);
+  }
   writeFileSync(configFile, tendYaml(root, app, opts.repo ?? '.'), { flag: 'wx' });
   written.push(CONFIG_FILE);
   const example = join(root, 'desired', 'example.yaml.sample');
   if (!existsSync(example)) {
-    writeFileSync(example, exampleInstance(join(root, 'desired')));
+    writeFileSync(example, exampleInstance(join(root, 'desired'), root));
     written.push('desired/example.yaml.sample');
   }
   const ignore = join(root, '.gitignore');

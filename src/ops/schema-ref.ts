@@ -1,18 +1,28 @@
 // The `# yaml-language-server: $schema=...` first line of files tend writes, so editors complete and check them.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
 import { SCHEMA_DIR } from '../spec/schemas.js';
+
+/** Where `tend init` puts the root's own copy of the schemas (committed with it, so the lines survive a clone). */
+export const ROOT_SCHEMA_DIR = 'schemas';
+/** The schemas copied into a root (tend.schema.json refers to instance.schema.json beside it). */
+export const ROOT_SCHEMAS = ['tend.schema.json', 'instance.schema.json'] as const;
 
 const LINE = /^#\s*yaml-language-server:\s*\$schema=(\S+)/;
 
-/** The schema line pointing from `dir` to tend's own copy of `schema` (e.g. `instance.schema.json`). */
-export function schemaLine(dir: string, schema: string): string {
-  const rel = relative(dir, join(SCHEMA_DIR, schema)).split(sep).join('/');
+/**
+ * The schema line pointing from `dir` to `schema` (e.g. `instance.schema.json`): the root's copy
+ * (`<root>/schemas/`, written by `tend init`) when `root` has one, else tend's own copy.
+ */
+export function schemaLine(dir: string, schema: string, root?: string): string {
+  const own = root === undefined ? undefined : join(root, ROOT_SCHEMA_DIR, schema);
+  const target = own !== undefined && existsSync(own) ? own : join(SCHEMA_DIR, schema);
+  const rel = relative(dir, target).split(sep).join('/');
   return `# yaml-language-server: $schema=${rel}`;
 }
 
 /** The schema line the desired files in `desiredDir` already use (so a new one matches them), else schemaLine(). */
-export function desiredSchemaLine(desiredDir: string): string {
+export function desiredSchemaLine(desiredDir: string, root: string = dirname(desiredDir)): string {
   let names: string[] = [];
   try {
     names = readdirSync(desiredDir).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith('.')).sort();
@@ -24,5 +34,5 @@ export function desiredSchemaLine(desiredDir: string): string {
       if (m && m[1]!.endsWith('instance.schema.json')) return `# yaml-language-server: $schema=${m[1]}`;
     } catch { /* unreadable: skip */ }
   }
-  return schemaLine(desiredDir, 'instance.schema.json');
+  return schemaLine(desiredDir, 'instance.schema.json', root);
 }
