@@ -1,6 +1,6 @@
 // tend init with the built CLI: a root `tend validate` accepts, schema lines that point at real files,
 // a .gitignore git honours (releases/, instances/, .env files out; desired files in), no overwrite.
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 import { parse } from 'yaml';

@@ -36,10 +36,10 @@ describe.skipIf(gate.skip)('tend discover on the real Docker Engine', () => {
   let docker: Docker;
   let root: string;
 
-  /** tend.yaml with these discovery settings (the label stays the built-in cc-bridge.instance). */
+  /** tend.yaml with these discovery settings (the label cc-bridge.instance, named: it is no built-in default). */
   const writeConfig = (discovery: string[] = []) => writeFileSync(join(root, 'tend.yaml'), [
     'apiVersion: tend/v1', `app: ${u}`, 'source:', '  repo: .',
-    'docker:', '  discovery:', `    imagePatterns: ["${u}-special"]`, ...discovery,
+    'docker:', '  discovery:', '    label: cc-bridge.instance', `    imagePatterns: ["${u}-special"]`, ...discovery,
   ].join('\n'));
   const run = (...args: string[]) => tend(['-C', root, 'discover', ...args]);
   /** This run's containers in `tend discover --json` (others on the host are left out). */

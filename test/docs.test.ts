@@ -87,9 +87,12 @@ describe('docs/configuration.md', () => {
       ['systemd.output', BUILTIN_CONFIG.systemd.output], ['systemd.restartSec', BUILTIN_CONFIG.systemd.restartSec],
       ['systemd.stopTimeout', BUILTIN_CONFIG.systemd.stopTimeout], ['launchd.labelPrefix', BUILTIN_CONFIG.launchd.labelPrefix],
       ['launchd.scope', BUILTIN_CONFIG.launchd.scope], ['docker.discovery.enabled', BUILTIN_CONFIG.docker.discovery.enabled],
-      ['docker.discovery.label', BUILTIN_CONFIG.docker.discovery.label],
     ];
     for (const [key, value] of rows) expect(doc, key).toContain(`| \`${key}\` | \`${String(value)}\` |`);
+    // No label and no metric names are built in (examples of a past user's; issue 14).
+    expect(BUILTIN_CONFIG.docker.discovery.label).toBe('');
+    expect(BUILTIN_CONFIG.metrics).toEqual({});
+    for (const key of ['docker.discovery.label', 'metrics.projects', 'metrics.sessions']) expect(doc, key).toContain(`| \`${key}\` | (none) |`);
   });
 });
 

@@ -89,7 +89,9 @@ describe('tend status / tend history on hand-written state', () => {
     mkdirSync(join(root, 'desired'));
     writeFileSync(join(root, 'tend.yaml'), [
       'apiVersion: tend/v1', `app: ${app}`, 'source:', '  repo: ./app', '  artifacts: [bin/oubliette]', '  run:', '    artifact: bin/oubliette',
-      'docker:', '  discovery:', '    enabled: false', '',
+      'docker:', '  discovery:', '    enabled: false',
+      // The counts `tend status NAME` shows: named here (there are no default metric names).
+      'metrics:', '  projects: oubliette_projects_total', '  sessions: oubliette_active_sessions', '',
     ].join('\n'));
     const desire = (name: string, lines: string[]) => writeFileSync(join(root, 'desired', `${name}.yaml`), `${lines.join('\n')}\n`);
     desire('web', ['version: v1.1.0', 'runtime: tmux', `port: ${metrics.port}`]);
@@ -248,7 +250,8 @@ async function makeLive() {
   writeFileSync(join(root, 'tend.yaml'), [
     'apiVersion: tend/v1', `app: ${liveApp}`,
     'source:', `  repo: ${fixture.repo}`, '  artifacts: [bin/oubliette]', '  run:', '    artifact: bin/oubliette', '    args: [--port, "${port}"]',
-    'tmux:', `  socket: ${liveSocket}`, 'docker:', '  discovery:', '    enabled: false', '',
+    'tmux:', `  socket: ${liveSocket}`, 'docker:', '  discovery:', '    enabled: false',
+    'metrics:', '  projects: oubliette_projects_total', '  sessions: oubliette_active_sessions', '',
   ].join('\n'));
   writeFileSync(join(root, 'desired', 'web.yaml'), `version: v1.0.0\nruntime: tmux\nport: ${port}\nhealth:\n  http: /health\n  timeout: 10s\n  interval: 100ms\n`);
   await built;

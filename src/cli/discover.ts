@@ -5,6 +5,8 @@ import { adopt, cleanupStopped, discover, type AdoptResult, type Discovery, type
 import { withConfiguredPorts } from '../discover/scan.js';
 import { adoptionFile } from '../discover/records.js';
 import { desiredEditRefusal } from '../ops/guard.js';
+import type { TendConfig } from '../model/types.js';
+import { FORMER_DISCOVERY_LABEL } from '../spec/config.js';
 import { requireRoot } from './release-usage.js';
 
 interface DiscoverOptions {
@@ -33,12 +35,19 @@ function asJson(c: FoundContainer) {
   };
 }
 
-function render(d: Discovery, label: string): string {
+function render(d: Discovery, rules: TendConfig['docker']['discovery']): string {
   if (d.containers.length === 0) {
-    return d.scanned ? `no containers look like instances (label ${label} or docker.discovery.imagePatterns)\n` : 'no adopted containers\n';
+    const what = [...(rules.label ? [`label ${rules.label}`] : []), ...rules.imagePatterns.map((p) => `image ${p}`)].join(' or ');
+    return d.scanned ? `no containers look like instances (${what})\n` : 'no adopted containers\n';
   }
   const rows = d.containers.map((c) => [c.name, c.image, c.state, c.network ?? '-', c.instance ?? '-', note(c)]);
   return table([['NAME', 'IMAGE', 'STATE', 'NETWORK', 'INSTANCE', 'NOTE'], ...rows]);
+}
+
+/** Why discovery is off in tend.yaml, with what turns it on when it names nothing to look for. */
+function offReason(rules: TendConfig['docker']['discovery']): string {
+  if (rules.label !== '' || rules.imagePatterns.length > 0) return 'docker.discovery.enabled: false in tend.yaml';
+  return `tend.yaml names no docker.discovery.label or imagePatterns; to find containers labelled as before, add docker: {discovery: {label: ${FORMER_DISCOVERY_LABEL}}}`;
 }
 
 async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
@@ -46,8 +55,9 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
   if (!root) return;
   const config = root.desired.config;
   const enabled = config.docker.discovery.enabled && !opts.skipDiscovery;
+  const off = opts.skipDiscovery ? '--skip-discovery' : offReason(config.docker.discovery);
   if (opts.adopt && !enabled) {
-    process.stderr.write(`error: --adopt needs discovery, which is off (${opts.skipDiscovery ? '--skip-discovery' : 'docker.discovery.enabled: false in tend.yaml'})\n`);
+    process.stderr.write(`error: --adopt needs discovery, which is off (${off})\n`);
     process.exitCode = 1;
     return;
   }
@@ -58,7 +68,7 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
     return;
   }
   if (!enabled && !opts.json) {
-    process.stderr.write(`info: discovery is off (${opts.skipDiscovery ? '--skip-discovery' : 'docker.discovery.enabled: false'}); listing adopted containers only\n`);
+    process.stderr.write(`info: discovery is off (${off}); listing adopted containers only\n`);
   }
   const paths = root.paths;
   let found: Discovery;
@@ -98,7 +108,7 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
     for (const a of result?.adopted ?? []) process.stdout.write(`adopted ${a.container} as ${a.instance}: ${a.file}\n`);
     if (result && result.adopted.length > 0) process.stdout.write('tend reconcile --dry-run shows how tend replaces them with its own containers\n');
     if (result && result.adopted.length === 0 && result.failures.length === 0) process.stdout.write('nothing to adopt\n');
-    if (!opts.adopt && !opts.cleanupStopped) process.stdout.write(render(after, config.docker.discovery.label));
+    if (!opts.adopt && !opts.cleanupStopped) process.stdout.write(render(after, config.docker.discovery));
   }
   for (const f of result?.failures ?? []) process.stderr.write(`error: ${f}\n`);
   process.exitCode = (result?.failures.length ?? 0) > 0 ? 1 : 0;
@@ -107,7 +117,7 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
 export function registerDiscover(program: Command): void {
   program
     .command('discover')
-    .description('list Docker containers that look like instances but are not tend\'s (label docker.discovery.label, default cc-bridge.instance, or docker.discovery.imagePatterns), and adopted ones')
+    .description('list Docker containers that look like instances but are not tend\'s (tend.yaml docker.discovery.label, e.g. cc-bridge.instance, or docker.discovery.imagePatterns; no default: off until one is set), and adopted ones')
     .option('--json', 'print the list (and what --adopt / --cleanup-stopped did) as JSON')
     .option('--adopt', 'write desired/<name>.yaml (runtime docker) for each one found; a taken name gets a -docker suffix, with a warning')
     .option('--cleanup-stopped', 'forget adopted containers that no longer exist (they are listed as stopped until then)')

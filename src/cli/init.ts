@@ -8,7 +8,7 @@ import type { GlobalOptions } from './load.js';
 export function registerInit(program: Command): void {
   program
     .command('init [dir]')
-    .description('make DIR (default: -C DIR, else the working dir) a deployment root: a commented tend.yaml, desired/ with an example, and a .gitignore keeping releases/, instances/ and .env files out of git; an existing tend.yaml is never overwritten')
+    .description('make DIR (default: -C DIR, else the working dir) a deployment root: a commented tend.yaml (source.artifacts and source.run left for you to fill in), desired/ with an example, schemas/ (a copy of tend\'s schemas, which the files\' schema lines point at, so they survive cloning the root anywhere), and a .gitignore keeping releases/, instances/ and .env files out of git; an existing tend.yaml is never overwritten')
     .option('--app <name>', 'tend.yaml app: (prefix of unit, container and session names); default: the folder\'s name')
     .option('--repo <path-or-url>', 'tend.yaml source.repo: the app\'s git repository (default: . , the root itself)')
     .addHelpText('after', '\nExit codes: 0 done, 1 error (tend.yaml exists, bad app name).')

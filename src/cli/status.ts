@@ -72,9 +72,9 @@ export function registerStatus(program: Command): void {
       '',
       'With a name: also since, the hold (a version that failed its health check and is not retried),',
       'the last history entries, the lock holder when a tend process is acting on it, and project and',
-      "session counts from the app's Prometheus /metrics on its port (tend.yaml metrics.projects,",
-      'default oubliette_projects_total; metrics.sessions, default the sum of oubliette_active_sessions),',
-      'when it answers within 1 s.',
+      "session counts from the app's Prometheus /metrics on its port when tend.yaml names the metrics",
+      '(metrics.projects, metrics.sessions: each the sum of its samples; no defaults, e.g.',
+      'metrics: {projects: oubliette_projects_total, sessions: oubliette_active_sessions}) and it answers within 1 s.',
       '',
       'Exit codes: 0 shown (whatever the phases), 1 error (no usable tend.yaml, unknown name, bad --observed file).',
     ].join('\n'))

@@ -68,7 +68,7 @@ export function imageMatches(image: string, pattern: string): boolean {
 /** Why this container looks like an instance (`label cc-bridge.instance=web`, `image cc-bridge:*`), or undefined. */
 export function discoveryReason(c: ContainerSummary, rules: DiscoveryRules): string | undefined {
   if (c.labels[TEND_APP_LABEL] !== undefined) return undefined;
-  const value = c.labels[rules.label];
+  const value = rules.label === '' ? undefined : c.labels[rules.label];
   if (value !== undefined) return `label ${rules.label}=${value}`;
   const pattern = rules.imagePatterns.find((p) => imageMatches(c.image, p));
   return pattern !== undefined ? `image ${pattern}` : undefined;
@@ -108,7 +108,7 @@ export type NameChoice = { name: string; from: 'label' | 'container' } | { probl
 
 /** The instance name a discovered container gets: its label's value (exactly), else its sanitized container name. */
 export function instanceNameFor(c: ContainerSummary, label: string): NameChoice {
-  const value = c.labels[label];
+  const value = label === '' ? undefined : c.labels[label];
   if (value !== undefined) {
     const problem = instanceNameProblem(value);
     return problem ? { problem: `label ${label}="${value}" ${problem}` } : { name: value, from: 'label' };

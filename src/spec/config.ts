@@ -24,7 +24,9 @@ export const BUILTIN_CONFIG: Omit<TendConfig, 'apiVersion' | 'app'> = {
   },
   systemd: { scope: 'system', output: 'files', restartSec: '2s', stopTimeout: '30s' },
   launchd: { labelPrefix: 'dev.tend', scope: 'user' },
-  docker: { discovery: { enabled: true, label: 'cc-bridge.instance', imagePatterns: [] } },
+  // No label and no pattern: discovery looks for nothing unless the root says what its containers carry
+  // (see discoveryDefaults; `label: cc-bridge.instance` was the built-in default before).
+  docker: { discovery: { enabled: false, label: '', imagePatterns: [] } },
   tmux: {},
   metrics: {},
 };
@@ -98,11 +100,37 @@ export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
       diagnostics.push(...placeholderDiagnostics(raw, (path) => positionOf(source, path)));
       diagnostics.push(...refusedValues(source, raw));
       config = deepMerge<TendConfig>(BUILTIN_CONFIG, raw);
+      diagnostics.push(...discoveryDefaults(config, raw, (path) => positionOf(source, path)));
     }
   }
   for (const d of diagnostics) d.file ??= CONFIG_FILE;
   const ok = diagnostics.every((d) => d.severity !== 'error');
   return { root, config: ok ? config : undefined, paths: rootPaths(root, ok ? config : undefined, opts.env, opts.cwd), diagnostics };
+}
+
+/** The label containers of the original instance manager carried; an example, no longer a default. */
+export const FORMER_DISCOVERY_LABEL = 'cc-bridge.instance';
+
+/**
+ * Discovery is on when tend.yaml names what to look for (`docker.discovery.label` or `imagePatterns`)
+ * and `enabled` is not false; `enabled: true` with neither finds nothing, which is said (a warning,
+ * so a root that relied on the former default label keeps reconciling) with the line to add.
+ */
+function discoveryDefaults(
+  config: TendConfig,
+  raw: Record<string, unknown>,
+  at: (path: (string | number)[]) => { line: number; col: number },
+): Diagnostic[] {
+  const docker = isPlainObject(raw.docker) ? raw.docker : {};
+  const given = isPlainObject(docker.discovery) ? docker.discovery : {};
+  const d = config.docker.discovery;
+  const rules = d.label !== '' || d.imagePatterns.length > 0;
+  if (typeof given.enabled !== 'boolean') d.enabled = rules;
+  if (!d.enabled || rules) return [];
+  return [{
+    severity: 'warning', file: CONFIG_FILE, ...at(['docker', 'discovery', 'enabled']),
+    message: `docker.discovery.enabled is true but names no label or imagePatterns, so discovery finds nothing (${FORMER_DISCOVERY_LABEL} is no longer a built-in default: add \`label: ${FORMER_DISCOVERY_LABEL}\` under docker.discovery to keep finding those containers)`,
+  }];
 }
 
 /** What build and apply would refuse later: source.build they cannot run, control characters in defaults' env and config. */

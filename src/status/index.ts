@@ -7,14 +7,14 @@ import type { RootPaths } from '../spec/config.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
 import { instanceLockOwner, type LockOwner } from '../state/lock.js';
 import { STATUS_FILE } from '../state/status.js';
-import { metricsUrl, readAppMetrics, type AppMetrics } from './metrics.js';
+import { metricsUrl, readAppMetrics, wantsMetrics, type AppMetrics } from './metrics.js';
 import { probeRows } from './probe.js';
 import { readStatusOf, rowInputs, statusRow, type InstanceStatus } from './rows.js';
 
 export { statusRow, statusRows, rowInputs, runningSpec, exitText, type InstanceStatus, type RowHealth, type RowInput } from './rows.js';
 export { probeRows, type ProbeRowsOptions } from './probe.js';
 export {
-  parsePrometheusText, sumMetric, readAppMetrics, metricsUrl, DEFAULT_PROJECTS_METRIC, DEFAULT_SESSIONS_METRIC,
+  parsePrometheusText, sumMetric, readAppMetrics, metricsUrl, EXAMPLE_METRICS, wantsMetrics,
   type Sample, type AppMetrics, type MetricNames,
 } from './metrics.js';
 
@@ -98,7 +98,7 @@ export async function statusDetail(desired: DesiredState, paths: RootPaths, name
   const limit = opts.historyLimit ?? 5;
   const lock = instanceLockOwner(paths, name);
   const timeout = opts.metricsTimeoutMs ?? 1000;
-  const ask = row.port !== undefined && timeout > 0 && (row.process?.state === 'running' || row.phase === 'Unknown');
+  const ask = row.port !== undefined && timeout > 0 && wantsMetrics(desired.config.metrics) && (row.process?.state === 'running' || row.phase === 'Unknown');
   const metrics = ask ? await readAppMetrics(metricsUrl(row.address, row.port!), desired.config.metrics, timeout) : undefined;
   return {
     ...row,

@@ -6,8 +6,12 @@ export interface Sample {
   value: number;
 }
 
-export const DEFAULT_PROJECTS_METRIC = 'oubliette_projects_total';
-export const DEFAULT_SESSIONS_METRIC = 'oubliette_active_sessions';
+/**
+ * What the original instance manager's app exposed: an example for tend.yaml `metrics`, not a default
+ * (a root that wants these counts names them: `metrics: {projects: oubliette_projects_total,
+ * sessions: oubliette_active_sessions}`).
+ */
+export const EXAMPLE_METRICS = { projects: 'oubliette_projects_total', sessions: 'oubliette_active_sessions' } as const;
 
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*/;
@@ -113,13 +117,19 @@ export function metricsUrl(address: string | undefined, port: number): string {
 /** Largest /metrics body read; anything bigger is not an app worth asking. */
 const MAX_BODY = 4 * 1024 * 1024;
 
+/** Whether tend.yaml names any metric to read (no names: /metrics is not asked). */
+export function wantsMetrics(names: MetricNames): boolean {
+  return names.projects !== undefined || names.sessions !== undefined;
+}
+
 /**
- * Project and session counts from the app's `/metrics` (projects: the sum of `names.projects`,
- * default `oubliette_projects_total`; sessions: the sum of all `names.sessions` samples, default
- * `oubliette_active_sessions`). Undefined when nothing answers with 2xx within `timeoutMs` (default
- * 1 s); a metric the app does not expose is left out.
+ * Project and session counts from the app's `/metrics` (projects: the sum of the `names.projects`
+ * samples; sessions: the sum of the `names.sessions` samples; there are no default names). Undefined
+ * when no name is given, or when nothing answers with 2xx within `timeoutMs` (default 1 s); a metric
+ * the app does not expose is left out.
  */
 export async function readAppMetrics(url: string, names: MetricNames = {}, timeoutMs = 1000): Promise<AppMetrics | undefined> {
+  if (!wantsMetrics(names)) return undefined;
   let text: string;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
@@ -136,7 +146,7 @@ export async function readAppMetrics(url: string, names: MetricNames = {}, timeo
     return undefined;
   }
   const samples = parsePrometheusText(text.length > MAX_BODY ? text.slice(0, MAX_BODY) : text);
-  const projects = sumMetric(samples, names.projects ?? DEFAULT_PROJECTS_METRIC);
-  const sessions = sumMetric(samples, names.sessions ?? DEFAULT_SESSIONS_METRIC);
+  const projects = names.projects === undefined ? undefined : sumMetric(samples, names.projects);
+  const sessions = names.sessions === undefined ? undefined : sumMetric(samples, names.sessions);
   return { url, ...(projects !== undefined ? { projects } : {}), ...(sessions !== undefined ? { sessions } : {}) };
 }
