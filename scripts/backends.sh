@@ -360,7 +360,7 @@ main() {
   for b in docker systemd tmux plistutil busybox chromium; do
     printf '  %-11s %s\n' "$b:" "${SUMMARY[$b]:-FAILED: not checked}"
   done
-  echo "  tests need: export XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR"
+  echo "  user manager: XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR (tend and its tests find it there by themselves: nothing to export)"
   if ((${#FAILED[@]})); then
     echo "backends.sh: FAILED: ${FAILED[*]} could not be set up (see above)" >&2
     exit 1

@@ -26,10 +26,10 @@ export function onPath(cmd: string, env: Env = process.env): boolean {
 }
 
 /** What does not answer here: each backend asked for real (Docker ping, the user manager's state, tmux, plistutil), tools looked up on PATH. */
-export async function missingBackends(): Promise<Missing[]> {
+export async function missingBackends(env: Env = process.env): Promise<Missing[]> {
   const probes = await Promise.all(BACKENDS.map(async (b) => ({ name: b, status: await probeBackend(b) })));
   const missing: Missing[] = probes.filter((p) => !p.status.ok).map((p) => ({ name: p.name, why: p.status.why ?? 'not available' }));
-  for (const t of TOOLS) if (!onPath(t)) missing.push({ name: t, why: `${t} is not installed (not on PATH)` });
+  for (const t of TOOLS) if (!onPath(t, env)) missing.push({ name: t, why: `${t} is not installed (not on PATH)` });
   return missing;
 }
 
@@ -83,7 +83,7 @@ export async function ensureBackends(opts: EnsureOptions): Promise<void> {
     return;
   }
   const started = Date.now();
-  const missing = await missingBackends();
+  const missing = await missingBackends(env);
   if (missing.length === 0) {
     opts.log(`backends: all answer (${[...BACKENDS, ...TOOLS].join(', ')}; checked in ${Date.now() - started} ms)`);
     return;
@@ -95,7 +95,7 @@ export async function ensureBackends(opts: EnsureOptions): Promise<void> {
   const r = await execa('bash', [join(opts.repo, 'scripts', 'backends.sh')], {
     cwd: opts.repo, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit', reject: false, timeout: 30 * 60_000,
   });
-  const still = await missingBackends();
+  const still = await missingBackends(env);
   if (still.length === 0) return;
   const how = r.failed ? `scripts/backends.sh failed (${r.timedOut ? 'timed out' : `exit ${String(r.exitCode)}`})` : 'scripts/backends.sh ran';
   throw new Error(cannotSetUpMessage(still, `${how} and they still do not answer`, facts));
