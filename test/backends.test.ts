@@ -12,6 +12,7 @@ import {
   dockerRequest,
   dockerSocketPath,
   makeGate,
+  removeUserUnits,
   requireBackends,
   systemdUserEnv,
 } from './helpers/backends.js';
@@ -134,10 +135,8 @@ describe.skipIf(systemd.skip)('systemd user manager backend', () => {
       await systemctl('stop', unit);
       expect((await systemctl('show', '-p', 'ActiveState', '--value', unit)).stdout.trim()).toBe('inactive');
     } finally {
-      await execa('systemctl', ['--user', 'stop', unit], { env, reject: false });
-      await rm(file, { force: true });
-      await execa('systemctl', ['--user', 'daemon-reload'], { env, reject: false });
-      await execa('systemctl', ['--user', 'reset-failed', unit], { env, reject: false });
+      // Throws (and keeps the file) when the unit cannot be stopped, instead of leaking it out of sight.
+      await removeUserUnits(dir, unit);
     }
   });
 });
