@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerDemux, journalctlArgs, parseSince } from '../src/ops/logs.js';
+import { DockerDemux, dockerLine, journalctlArgs, parseSince } from '../src/ops/logs.js';
 import { lastLines, leadingTime, linesSince, logFiles, readLogLines } from '../src/ops/log-files.js';
 import { loadConfig } from '../src/spec/config.js';
 import { backendGate } from './helpers/backends.js';
@@ -115,11 +115,11 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
     const cleanups: (() => Promise<void>)[] = [];
     const run = (args: string[]) => tend(['-C', root, ...args]);
     const logFile = () => join(root, 'instances', 'web', 'logs', 'web.log');
-    /** What the runtime itself holds: the log file, or `docker logs`. */
+    /** What the runtime itself holds: the log file, or `docker logs --timestamps` (tend shows the Engine's times to the millisecond). */
     const recorded = async (): Promise<string[]> => {
       if (h.runtime === 'docker') {
-        const r = await execa('docker', ['logs', `${app}-web`], { reject: false });
-        return `${r.stdout}`.split('\n').filter((l) => l !== '');
+        const r = await execa('docker', ['logs', '--timestamps', `${app}-web`], { reject: false });
+        return `${r.stdout}`.split('\n').filter((l) => l !== '').map((l) => dockerLine(l, true));
       }
       return existsSync(logFile()) ? readFileSync(logFile(), 'utf8').split('\n').filter((l) => l !== '') : [];
     };
