@@ -36,7 +36,7 @@ export function registerLogs(program: Command): void {
         process.once('SIGTERM', stop);
       }
       try {
-        await instanceLogs(project, name, {
+        await instanceLogs(project, name, { stdout: process.stdout, stderr: process.stderr }, {
           ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), follow: opts.follow ?? false, signal: abort.signal,
           timestamps: opts.timestamps ?? true,
         });

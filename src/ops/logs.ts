@@ -26,13 +26,16 @@ export interface LogsOptions {
   /** Keep printing what is logged until `signal` aborts (or the container stops). */
   follow?: boolean;
   signal?: AbortSignal;
-  /** Where output goes (default process.stdout / process.stderr). */
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
   /** Follow polling interval for log files (default 250 ms). */
   pollMs?: number;
   /** Each line's time first (`2026-01-02T03:04:05.678Z line`; the journal: journalctl's own format); default true. */
   timestamps?: boolean;
+}
+
+/** Where `instanceLogs` writes: the caller's streams (the CLI passes its own stdout and stderr). */
+export interface LogsStreams {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
 }
 
 const SPAN_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -185,14 +188,13 @@ async function fileLogs(source: Extract<LogSource, { kind: 'files' }>, root: str
 }
 
 /**
- * Prints the logs of instance `name` (see LogsOptions); with `follow`, resolves once `signal` aborts.
+ * Writes the logs of instance `name` to `streams` (see LogsOptions); with `follow`, resolves once `signal` aborts.
  * Returns where they came from. Throws OpsError for an unknown instance or when there are no logs yet.
  */
-export async function instanceLogs(project: Project, name: string, opts: LogsOptions = {}): Promise<LogSource> {
+export async function instanceLogs(project: Project, name: string, streams: LogsStreams, opts: LogsOptions = {}): Promise<LogSource> {
   if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw new OpsError(`--tail ${opts.tail}: not a whole number of lines`, 'invalid');
   const source = logSourceOf(project, name);
-  const out = opts.stdout ?? process.stdout;
-  const err = opts.stderr ?? process.stderr;
+  const { stdout: out, stderr: err } = streams;
   switch (source.kind) {
     case 'docker':
       await dockerLogs(source.container, opts, out, err);
