@@ -188,7 +188,7 @@ describe.skipIf(gate.skip)('tend discover on the real Docker Engine', () => {
     expect(r.stderr).toBe('');
     expect(r).toMatchObject({ code: 0 });
     expect(r.stdout).toContain(
-      `removed stopped instance ${u}-b (its adopted container ${u}-beta is gone): docker container ${u}-own-b, instances/${u}-b/, desired/${u}-b.yaml\n`,
+      `removed stopped instance ${u}-b (its adopted container ${u}-beta is gone): container ${u}-own-b, instances/${u}-b/, desired/${u}-b.yaml\n`,
     );
     expect(left()).toEqual({ desired: false, dir: false });
     expect(await ownB()).toBe(false);
@@ -217,7 +217,7 @@ describe.skipIf(gate.skip)('tend discover on the real Docker Engine', () => {
       removed: [{
         container: `${u}-echo`, id: ids.echo, instance: `${u}-e`, files: [`desired/${u}-e.yaml`], instanceDir: `instances/${u}-e/`, deleted: [], inGit: false,
       }],
-      kept: [{ container: `${u}-delta`, id: ids.delta, instance: `${u}-c`, running: [`docker container ${u}-own-c`] }],
+      kept: [{ container: `${u}-delta`, id: ids.delta, instance: `${u}-c`, running: [`container ${u}-own-c`] }],
       failures: [],
     });
     expect(out.containers.filter((c) => c.name.startsWith(`${u}-`)).map((c) => c.name)).toEqual([`${u}-alpha`, `${u}-gamma`]);
