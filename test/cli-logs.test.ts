@@ -97,10 +97,12 @@ describe('log pieces (no processes)', () => {
     expect(err.join('')).toBe('oops\n');
   });
 
-  it('journalctl: --user in user scope, -n, --since as epoch seconds, -f', () => {
+  it('journalctl: --user in user scope, -n, --since as epoch seconds to the millisecond, -f, -o cat without timestamps', () => {
     const since = new Date('2026-03-04T12:00:00.900Z');
     expect(journalctlArgs({ kind: 'journal', unit: 'app-web.service', scope: 'user' }, { tail: 5, since, follow: true }))
-      .toEqual(['--user', '-u', 'app-web.service', '--no-pager', '-n', '5', '--since', `@${Math.floor(since.getTime() / 1000)}`, '-f']);
+      .toEqual(['--user', '-u', 'app-web.service', '--no-pager', '-n', '5', '--since', `@${Math.floor(since.getTime() / 1000)}.900`, '-f']);
+    expect(journalctlArgs({ kind: 'journal', unit: 'app-web.service', scope: 'user' }, { since: new Date('2026-03-04T12:00:00.042Z'), timestamps: false }))
+      .toEqual(['--user', '-u', 'app-web.service', '--no-pager', '--since', `@${Date.parse('2026-03-04T12:00:00Z') / 1000}.042`, '-o', 'cat']);
     expect(journalctlArgs({ kind: 'journal', unit: 'app-web.service', scope: 'system' }, {}))
       .toEqual(['-u', 'app-web.service', '--no-pager']);
   });

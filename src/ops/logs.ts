@@ -76,16 +76,22 @@ export function journalctlArgs(source: Extract<LogSource, { kind: 'journal' }>, 
   return [
     ...(source.scope === 'user' ? ['--user'] : []), '-u', source.unit, '--no-pager',
     ...(opts.tail !== undefined ? ['-n', String(opts.tail)] : []),
-    ...(opts.since ? ['--since', `@${Math.floor(opts.since.getTime() / 1000)}`] : []),
+    // `@<seconds>.<ms>`: journalctl keeps the fraction, so --since is to the millisecond here too.
+    ...(opts.since ? ['--since', `@${epochSeconds(opts.since, 3)}`] : []),
     ...(opts.follow ? ['-f'] : []),
     ...(opts.timestamps === false ? ['-o', 'cat'] : []),
   ];
 }
 
+/** Epoch seconds with `digits` fraction digits (3 or more): `1767323045.678`. */
+function epochSeconds(at: Date, digits: number): string {
+  const ms = at.getTime();
+  return `${Math.floor(ms / 1000)}.${String(((ms % 1000) + 1000) % 1000).padStart(3, '0').padEnd(digits, '0')}`;
+}
+
 /** The Engine's `since`: seconds with a fraction (`1767323045.678000000`), so --since keeps its milliseconds. */
 export function dockerSince(since: Date): string {
-  const ms = since.getTime();
-  return `${Math.floor(ms / 1000)}.${String(((ms % 1000) + 1000) % 1000).padStart(3, '0')}000000`;
+  return epochSeconds(since, 9);
 }
 
 const DOCKER_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z /;
