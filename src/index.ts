@@ -19,7 +19,10 @@ export { validateRelease } from './release/validate.js';
 export { loadReleaseImage } from './release/image.js';
 export { planPrune } from './release/prune.js';
 export { createDockerDriver, dockerDriver, type DockerDriverOptions } from './drivers/docker/index.js';
-export { discover, adopt, cleanupStopped, readAdoptionRecords, type Discovery, type FoundContainer, type AdoptResult, type AdoptionRecord } from './discover/index.js';
+export {
+  discover, adopt, cleanupStopped, previewCleanup, readAdoptionRecords,
+  type Discovery, type FoundContainer, type AdoptResult, type AdoptionRecord, type CleanupResult, type StoppedInstance,
+} from './discover/index.js';
 export { waitHealthy, healthTarget, livenessOf, isAbortError, type HealthResult, type HealthTarget, type Liveness, type WaitHealthyOptions } from './health/index.js';
 export { appendHistory, readHistoryFile, lastHealthy, readStatus, writeStatus, updateStatus, withInstanceLock, instanceLockOwner, type InstanceLockOptions } from './state/index.js';
 export { status, statusDetail, parsePrometheusText, readAppMetrics, type InstanceStatus, type InstanceDetail, type StatusOptions, type DetailOptions, type AppMetrics } from './status/index.js';
@@ -30,14 +33,14 @@ export { editAndApply, reconcileInstances, type EditOptions, type EditResult, ty
 export { startInstance, stopInstance, setInstanceState, restartInstance, requestRestart, type RestartOptions, type RestartResult } from './ops/lifecycle.js';
 export { updateInstances, assertTagExists, type UpdateTarget, type UpdateResult } from './ops/update.js';
 /** An instance's output (`tend logs`): journalctl, the Docker Engine's logs, or instances/<name>/logs/. */
-export { instanceLogs, logSourceOf, parseSince, type LogsOptions, type LogSource } from './ops/logs.js';
+export { instanceLogs, logSourceOf, parseSince, type LogsOptions, type LogsStreams, type LogSource } from './ops/logs.js';
 /** Opening a deployment root without the CLI; the operator functions' Project and error type. */
 export { openProject, assertInstanceName, type OpenProjectOptions } from './ops/project.js';
 export type { Project } from './ops/edit.js';
 export { OpsError, desiredEditRefusal, type OpsErrorKind } from './ops/guard.js';
 /** `tend create`, `tend delete`, `tend init`, `tend secret set|unset`. */
 export { createInstance, type CreateOptions, type CreateResult } from './ops/create.js';
-export { deleteInstance, previewDelete, type DeleteOptions, type DeleteResult, type DeletePreview } from './ops/delete.js';
+export { deleteInstance, InstanceRunsError, previewDelete, type DeleteOptions, type DeleteResult, type DeletePreview } from './ops/delete.js';
 export { removeFromRuntimes, type RemoveOptions, type RemoveResult } from './ops/remove.js';
 export { initRoot, type InitOptions, type InitResult } from './ops/init.js';
 export { setSecret, unsetSecret, type SecretOptions, type SetSecretOptions, type UnsetSecretOptions, type SecretResult } from './ops/secret.js';

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DockerDemux, journalctlArgs, parseSince } from '../src/ops/logs.js';
+import { DockerDemux, dockerLine, journalctlArgs, parseSince } from '../src/ops/logs.js';
 import { lastLines, leadingTime, linesSince, logFiles, readLogLines } from '../src/ops/log-files.js';
 import { loadConfig } from '../src/spec/config.js';
 import { backendGate } from './helpers/backends.js';
@@ -97,10 +97,12 @@ describe('log pieces (no processes)', () => {
     expect(err.join('')).toBe('oops\n');
   });
 
-  it('journalctl: --user in user scope, -n, --since as epoch seconds, -f', () => {
+  it('journalctl: --user in user scope, -n, --since as epoch seconds to the millisecond, -f, -o cat without timestamps', () => {
     const since = new Date('2026-03-04T12:00:00.900Z');
     expect(journalctlArgs({ kind: 'journal', unit: 'app-web.service', scope: 'user' }, { tail: 5, since, follow: true }))
-      .toEqual(['--user', '-u', 'app-web.service', '--no-pager', '-n', '5', '--since', `@${Math.floor(since.getTime() / 1000)}`, '-f']);
+      .toEqual(['--user', '-u', 'app-web.service', '--no-pager', '-n', '5', '--since', `@${Math.floor(since.getTime() / 1000)}.900`, '-f']);
+    expect(journalctlArgs({ kind: 'journal', unit: 'app-web.service', scope: 'user' }, { since: new Date('2026-03-04T12:00:00.042Z'), timestamps: false }))
+      .toEqual(['--user', '-u', 'app-web.service', '--no-pager', '--since', `@${Date.parse('2026-03-04T12:00:00Z') / 1000}.042`, '-o', 'cat']);
     expect(journalctlArgs({ kind: 'journal', unit: 'app-web.service', scope: 'system' }, {}))
       .toEqual(['-u', 'app-web.service', '--no-pager']);
   });
@@ -115,11 +117,11 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
     const cleanups: (() => Promise<void>)[] = [];
     const run = (args: string[]) => tend(['-C', root, ...args]);
     const logFile = () => join(root, 'instances', 'web', 'logs', 'web.log');
-    /** What the runtime itself holds: the log file, or `docker logs`. */
+    /** What the runtime itself holds: the log file, or `docker logs --timestamps` (tend shows the Engine's times to the millisecond). */
     const recorded = async (): Promise<string[]> => {
       if (h.runtime === 'docker') {
-        const r = await execa('docker', ['logs', `${app}-web`], { reject: false });
-        return `${r.stdout}`.split('\n').filter((l) => l !== '');
+        const r = await execa('docker', ['logs', '--timestamps', `${app}-web`], { reject: false });
+        return `${r.stdout}`.split('\n').filter((l) => l !== '').map((l) => dockerLine(l, true));
       }
       return existsSync(logFile()) ? readFileSync(logFile(), 'utf8').split('\n').filter((l) => l !== '') : [];
     };

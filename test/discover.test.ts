@@ -152,20 +152,81 @@ describe.skipIf(gate.skip)('tend discover on the real Docker Engine', () => {
     expect(again.stdout).not.toContain(`adopted ${u}-`);
   });
 
-  it('an adopted container that disappears is listed as stopped until --cleanup-stopped forgets it', async () => {
+  it('an adopted container that disappears is listed as stopped; --cleanup-stopped removes that instance (desired file, instance directory, what tend owns of it) after confirmation or --yes', async () => {
     await removeContainers(docker, [`${u}-beta`]);
+    // A stopped container tend owns for the same instance: removed along with it.
+    await make('own-b', { labels: { 'tend.app': u, 'tend.instance': `${u}-b` }, start: false });
     const found = await listed();
     expect(found.find((c) => c.name === `${u}-beta`)).toMatchObject({ state: 'stopped', adopted: true, gone: true, instance: `${u}-b` });
-    expect((await run()).stdout).toMatch(new RegExp(`^${u}-beta +${image} +stopped +- +${u}-b +adopted; the container is gone`, 'm'));
+    expect((await run()).stdout).toMatch(new RegExp(`^${u}-beta +${image} +stopped +- +${u}-b +adopted; the container is gone \\(--cleanup-stopped removes the instance\\)`, 'm'));
     // Still listed with discovery off: adoptions are history, not discovery.
     expect((await listed('--skip-discovery')).map((c) => c.name)).toEqual([`${u}-alpha`, `${u}-beta`, `${u}-gamma`]);
+    const left = () => ({
+      desired: existsSync(join(root, 'desired', `${u}-b.yaml`)),
+      dir: existsSync(join(root, 'instances', `${u}-b`)),
+    });
+    const ownB = () => docker.getContainer(`${u}-own-b`).inspect().then(() => true, () => false);
 
-    const r = await run('--cleanup-stopped');
+    // Off a terminal without --yes: refused, nothing removed.
+    const asked = await run('--cleanup-stopped');
+    expect(asked.code).toBe(1);
+    expect(asked.stderr).toContain('error: tend discover --cleanup-stopped asks for confirmation; not on a terminal, so pass --yes');
+    expect(left()).toEqual({ desired: true, dir: true });
+    // agent.git.pull on: refused unless --local.
+    writeFileSync(join(root, 'tend.yaml'), `${readFileSync(join(root, 'tend.yaml'), 'utf8')}\nagent:\n  git:\n    pull: true\n`);
+    try {
+      const refused = await run('--cleanup-stopped', '--yes');
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/agent.git.pull is on, so desired files come from git: remove stopped instances/);
+      expect(left()).toEqual({ desired: true, dir: true });
+      expect(await ownB()).toBe(true);
+    } finally {
+      writeConfig();
+    }
+
+    const r = await run('--cleanup-stopped', '--yes');
+    expect(r.stderr).toBe('');
     expect(r).toMatchObject({ code: 0 });
-    expect(r.stdout).toContain(`forgot ${u}-beta (adopted as ${u}-b, container gone)`);
-    expect(existsSync(join(root, 'instances', `${u}-b`, 'adopted.json'))).toBe(false);
-    expect(existsSync(join(root, 'desired', `${u}-b.yaml`))).toBe(true);
+    expect(r.stdout).toContain(
+      `removed stopped instance ${u}-b (its adopted container ${u}-beta is gone): container ${u}-own-b, instances/${u}-b/, desired/${u}-b.yaml\n`,
+    );
+    expect(left()).toEqual({ desired: false, dir: false });
+    expect(await ownB()).toBe(false);
     expect((await listed()).map((c) => c.name)).toEqual([`${u}-alpha`, `${u}-gamma`]);
+    const none = await run('--cleanup-stopped', '--yes');
+    expect(none).toMatchObject({ code: 0, stdout: 'no stopped instances to clean up\n' });
+  });
+
+  it('--cleanup-stopped --json reports each removal; an instance tend runs its own container for is kept, only its adoption forgotten', async () => {
+    await make('delta', { labels: { 'cc-bridge.instance': `${u}-c` }, publish: { hostPort: await freePort(), containerPort: 8080 } });
+    await make('echo', { labels: { 'cc-bridge.instance': `${u}-e` }, publish: { hostPort: await freePort(), containerPort: 8080 } });
+    const adopted = await run('--adopt');
+    expect(adopted.code, adopted.stderr).toBe(0);
+    expect(adopted.stdout).toContain(`adopted ${u}-delta as ${u}-c`);
+    expect(adopted.stdout).toContain(`adopted ${u}-echo as ${u}-e`);
+    const ids = Object.fromEntries(await Promise.all(['delta', 'echo'].map(async (n) => [n, (await docker.getContainer(`${u}-${n}`).inspect()).Id] as const)));
+    await removeContainers(docker, [`${u}-delta`, `${u}-echo`]);
+    // ${u}-c runs under tend now (a container of its own, with tend's labels): not a stopped instance.
+    await make('own-c', { labels: { 'tend.app': u, 'tend.instance': `${u}-c` } });
+
+    const r = await run('--cleanup-stopped', '--yes', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { cleanup: unknown; containers: Listed[] };
+    expect(out.cleanup).toEqual({
+      removed: [{
+        container: `${u}-echo`, id: ids.echo, instance: `${u}-e`, files: [`desired/${u}-e.yaml`], instanceDir: `instances/${u}-e/`, deleted: [], inGit: false,
+      }],
+      kept: [{ container: `${u}-delta`, id: ids.delta, instance: `${u}-c`, running: [`container ${u}-own-c`] }],
+      failures: [],
+    });
+    expect(out.containers.filter((c) => c.name.startsWith(`${u}-`)).map((c) => c.name)).toEqual([`${u}-alpha`, `${u}-gamma`]);
+    expect(existsSync(join(root, 'desired', `${u}-e.yaml`))).toBe(false);
+    expect(existsSync(join(root, 'instances', `${u}-e`))).toBe(false);
+    // Kept: its desired file and the container tend runs; the record of the gone container is dropped.
+    expect(existsSync(join(root, 'desired', `${u}-c.yaml`))).toBe(true);
+    expect(existsSync(join(root, 'instances', `${u}-c`, 'adopted.json'))).toBe(false);
+    expect((await docker.getContainer(`${u}-own-c`).inspect()).State.Running).toBe(true);
   });
 
   it('a label value that is no instance name is listed with the reason, and --adopt fails for it (exit 1)', async () => {

@@ -1,4 +1,4 @@
-// `tend logs <name> [--tail N] [--since T] [--follow]`: journalctl, `docker logs`, or the log files.
+// `tend logs <name> [--tail N] [--since T] [--follow] [--[no-]timestamps]`: journalctl, `docker logs`, or the log files.
 import type { Command } from 'commander';
 import { instanceLogs, parseSince } from '../ops/logs.js';
 import { OpsError } from '../ops/guard.js';
@@ -8,6 +8,7 @@ interface LogsCliOptions {
   tail?: string;
   since?: string;
   follow?: boolean;
+  timestamps?: boolean;
 }
 
 export function registerLogs(program: Command): void {
@@ -15,8 +16,10 @@ export function registerLogs(program: Command): void {
     .command('logs <name>')
     .description('print an instance\'s output: journalctl for units logging to the journal (systemd.output: journal), docker logs for containers, else instances/<name>/logs/')
     .option('-n, --tail <lines>', 'only the last N lines')
-    .option('--since <time>', 'only what was logged since then: a duration back from now (30s, 10m, 2h, 1d) or a date/time (2026-01-02T15:04:05Z); in log files, by the lines\' leading timestamps')
+    .option('--since <time>', 'only what was logged since then: a duration back from now (30s, 10m, 2h, 1d) or a date/time (2026-01-02T15:04:05.250Z), to the millisecond; by the time tend (or the Docker Engine, or the journal) recorded each line')
     .option('-f, --follow', 'keep printing new output until Ctrl-C')
+    .option('--timestamps', 'print each line\'s time first, 2026-01-02T15:04:05.250Z (the default)')
+    .option('--no-timestamps', 'print the lines as the app wrote them, without their time')
     .addHelpText('after', '\nExit codes: 0 ok (also after Ctrl-C with --follow), 1 errors (unknown instance, no logs yet).')
     .action((name: string, opts: LogsCliOptions, cmd: Command) => guarded(async () => {
       let tail: number | undefined;
@@ -33,8 +36,9 @@ export function registerLogs(program: Command): void {
         process.once('SIGTERM', stop);
       }
       try {
-        await instanceLogs(project, name, {
+        await instanceLogs(project, name, { stdout: process.stdout, stderr: process.stderr }, {
           ...(tail !== undefined ? { tail } : {}), ...(since ? { since } : {}), follow: opts.follow ?? false, signal: abort.signal,
+          timestamps: opts.timestamps ?? true,
         });
       } finally {
         process.off('SIGINT', stop);

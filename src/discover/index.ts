@@ -1,15 +1,10 @@
-// Discovery of existing instances in Docker: list, adopt, and forget adopted containers that are gone.
-import { removeAdoptionRecord } from './records.js';
-import type { Discovery, FoundContainer } from './scan.js';
-
+// Discovery of existing instances in Docker: list, adopt, and remove adopted instances whose container is gone.
 export { discover, type Discovery, type DiscoverOptions, type FoundContainer } from './scan.js';
 export { adopt, type Adopted, type AdoptPaths, type AdoptResult } from './adopt.js';
 export { readAdoptionRecords, type AdoptionRecord } from './records.js';
 export { discoveryReason, imageMatches, instanceNameFor, versionFromImage } from './match.js';
 
-/** Removes the records of adopted containers that no longer exist; returns those it forgot. */
-export function cleanupStopped(discovery: Discovery, instancesDir: string): FoundContainer[] {
-  const gone = discovery.containers.filter((c) => c.gone && c.record);
-  for (const c of gone) removeAdoptionRecord(instancesDir, c.record!.instance);
-  return gone;
-}
+export {
+  cleanupStopped, goneAdoptions, previewCleanup,
+  type CleanupOptions, type CleanupResult, type KeptInstance, type RemovedInstance, type StoppedInstance,
+} from './cleanup.js';

@@ -8,6 +8,7 @@ import { execa } from 'execa';
 import type { Runtime, TendConfig } from '../model/types.js';
 import { connect, redact } from '../drivers/docker/engine.js';
 import { logFileOf, readEnvFile } from '../drivers/launch.js';
+import { STAMP } from '../drivers/logstamp.js';
 import type { DriverPaths } from '../drivers/types.js';
 import { targetName } from '../spec/names.js';
 
@@ -79,11 +80,11 @@ async function output(runtime: Runtime, config: TendConfig, paths: DriverPaths, 
   return fileOutput(logFileOf({ paths }, name), mark.size);
 }
 
-/** The line that best says why: the last error-like one of the last lines, else the last line. */
+/** The line that best says why: the last error-like one of the last lines, else the last line (tend's time stamp left out). */
 export function causeLine(text: string): string | undefined {
   const lines = text.split('\n')
     // eslint-disable-next-line no-control-regex
-    .map((l) => l.replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r/g, '').trim())
+    .map((l) => l.replace(STAMP, '').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r/g, '').trim())
     .filter((l) => l !== '')
     .slice(-LINES);
   const line = [...lines].reverse().find((l) => ERRORISH.test(l)) ?? lines.at(-1);

@@ -23,6 +23,8 @@ export interface DeletePreview {
   instanceDir?: string;
   /** What tend owns of it on the host: `tmux session oubliette-web`, ... */
   owned: string[];
+  /** Those of `owned` that run now. */
+  running: string[];
   /** Runtimes it is known to use (desired file, last applied spec). */
   runtimes: Runtime[];
   /** Runtimes that could not be observed: anything of the instance there is not seen. */
@@ -49,6 +51,7 @@ export async function previewDelete(project: Project, name: string): Promise<Del
     (r?.status === 'unavailable' && runtimes.has(rt as Runtime) ? [{ runtime: rt as Runtime, reason: r.reason }] : []));
   const preview: DeletePreview = {
     name, files: files.map((f) => displayPath(project, f)), owned: items.map((i) => `${RUNTIME_NOUN[i.runtime]} ${i.id}`),
+    running: items.filter((i) => i.state === 'running').map((i) => `${RUNTIME_NOUN[i.runtime]} ${i.id}`),
     runtimes: [...runtimes].sort(), unobserved,
     ...(existsSync(dir) ? { instanceDir: `${displayPath(project, dir)}/` } : {}),
   };
@@ -65,6 +68,18 @@ export interface DeleteOptions {
   signal?: AbortSignal;
   log?: Log;
   updatedBy?: string;
+  /**
+   * Delete only a stopped instance: when, under the instance lock, something tend owns of it runs,
+   * nothing is removed and `InstanceRunsError` is thrown (`tend discover --cleanup-stopped`).
+   */
+  onlyIfStopped?: boolean;
+}
+
+/** `deleteInstance` with `onlyIfStopped` found the instance running: nothing was removed. */
+export class InstanceRunsError extends OpsError {
+  constructor(readonly instance: string, readonly running: string[]) {
+    super(`instance ${instance} is not stopped (${running.join(', ')} runs); nothing removed`, 'refused');
+  }
 }
 
 export interface DeleteResult extends DeletePreview {
@@ -89,6 +104,7 @@ export async function deleteInstance(project: Project, opts: DeleteOptions): Pro
   const { paths } = project;
   return withInstanceLock(paths, name, async () => {
     const preview = await previewDelete(project, name);
+    if (opts.onlyIfStopped && preview.running.length > 0) throw new InstanceRunsError(name, preview.running);
     const files = [`${name}.yaml`, `${name}.yml`].map((f) => join(paths.desired, f)).filter((f) => existsSync(f));
     const saved = files.map((f) => ({ file: f, text: readFileSync(f, 'utf8') }));
     for (const f of files) rmSync(f, { force: true });

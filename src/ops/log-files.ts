@@ -1,8 +1,38 @@
 // Reading instances/<name>/logs/: the live file and rotated copies (oldest first), the last N lines,
-// lines since a time (by their leading timestamps), and following the live file as it grows.
+// lines since a time (by their leading timestamps: the time tend's stamper wrote each line, see
+// libexec/tend-logstamp.mjs), and following the live file as it grows.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { STAMP } from '../drivers/logstamp.js';
+
+/** A line without tend's leading time stamp (a line without one is left as it is). */
+export function unstamped(line: string): string {
+  return line.replace(STAMP, '');
+}
+
+/** Splits a byte stream into whole lines (the last partial line is held until it ends) and writes each one changed. */
+export class LineRewriter {
+  private rest = '';
+  constructor(private readonly write: (text: string) => void, private readonly change: (line: string) => string) {}
+
+  push(chunk: Buffer | string): void {
+    const text = this.rest + chunk.toString();
+    const end = text.lastIndexOf('\n');
+    if (end < 0) {
+      this.rest = text;
+      return;
+    }
+    this.rest = text.slice(end + 1);
+    this.write(text.slice(0, end).split('\n').map(this.change).join('\n') + '\n');
+  }
+
+  /** Writes the held partial line, if any. */
+  end(): void {
+    if (this.rest !== '') this.write(this.change(this.rest));
+    this.rest = '';
+  }
+}
 
 /** The log files of an instance, oldest first: `<name>.log.<n>` (higher n is older), then the live `<name>.log`. */
 export function logFiles(liveFile: string): string[] {

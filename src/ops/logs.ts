@@ -1,6 +1,7 @@
 // `tend logs <name>`: where an instance's output goes, by runtime, and printing it (--tail, --since,
-// --follow): journalctl for units logging to the journal, `docker logs` (Engine API) for containers,
-// else the files under instances/<name>/logs/.
+// --follow, --timestamps): journalctl for units logging to the journal, `docker logs` (Engine API, with
+// the Engine's time of each line) for containers, else the files under instances/<name>/logs/, whose
+// lines tend's stamper prefixed with the time they were written.
 import { existsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { execa } from 'execa';
@@ -9,7 +10,7 @@ import type { Runtime } from '../model/types.js';
 import { targetName } from '../spec/names.js';
 import { findEntry, reloadDesired, type Project } from './edit.js';
 import { OpsError } from './guard.js';
-import { followFile, logFiles, readLogLines } from './log-files.js';
+import { followFile, LineRewriter, logFiles, readLogLines, unstamped } from './log-files.js';
 
 export type LogSource =
   | { kind: 'journal'; unit: string; scope: 'system' | 'user' }
@@ -25,11 +26,16 @@ export interface LogsOptions {
   /** Keep printing what is logged until `signal` aborts (or the container stops). */
   follow?: boolean;
   signal?: AbortSignal;
-  /** Where output goes (default process.stdout / process.stderr). */
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
   /** Follow polling interval for log files (default 250 ms). */
   pollMs?: number;
+  /** Each line's time first (`2026-01-02T03:04:05.678Z line`; the journal: journalctl's own format); default true. */
+  timestamps?: boolean;
+}
+
+/** Where `instanceLogs` writes: the caller's streams (the CLI passes its own stdout and stderr). */
+export interface LogsStreams {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
 }
 
 const SPAN_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -66,13 +72,36 @@ export function logSourceOf(project: Project, name: string): LogSource {
 }
 
 /** journalctl's arguments for a unit (argv, no shell). */
-export function journalctlArgs(source: Extract<LogSource, { kind: 'journal' }>, opts: Pick<LogsOptions, 'tail' | 'since' | 'follow'>): string[] {
+export function journalctlArgs(source: Extract<LogSource, { kind: 'journal' }>, opts: Pick<LogsOptions, 'tail' | 'since' | 'follow' | 'timestamps'>): string[] {
   return [
     ...(source.scope === 'user' ? ['--user'] : []), '-u', source.unit, '--no-pager',
     ...(opts.tail !== undefined ? ['-n', String(opts.tail)] : []),
-    ...(opts.since ? ['--since', `@${Math.floor(opts.since.getTime() / 1000)}`] : []),
+    // `@<seconds>.<ms>`: journalctl keeps the fraction, so --since is to the millisecond here too.
+    ...(opts.since ? ['--since', `@${epochSeconds(opts.since, 3)}`] : []),
     ...(opts.follow ? ['-f'] : []),
+    ...(opts.timestamps === false ? ['-o', 'cat'] : []),
   ];
+}
+
+/** Epoch seconds with `digits` fraction digits (3 or more): `1767323045.678`. */
+function epochSeconds(at: Date, digits: number): string {
+  const ms = at.getTime();
+  return `${Math.floor(ms / 1000)}.${String(((ms % 1000) + 1000) % 1000).padStart(3, '0').padEnd(digits, '0')}`;
+}
+
+/** The Engine's `since`: seconds with a fraction (`1767323045.678000000`), so --since keeps its milliseconds. */
+export function dockerSince(since: Date): string {
+  return epochSeconds(since, 9);
+}
+
+const DOCKER_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z /;
+
+/** One line of `docker logs --timestamps`: its RFC 3339 nano time as tend's stamp (milliseconds), or left out. */
+export function dockerLine(line: string, timestamps: boolean): string {
+  const m = DOCKER_TIME.exec(line);
+  if (!m) return line;
+  const rest = line.slice(m[0].length);
+  return timestamps ? `${m[1]}.${(m[2] ?? '').padEnd(3, '0').slice(0, 3)}Z ${rest}` : rest;
 }
 
 /** Splits Docker's multiplexed log stream (8-byte frame headers: 1 stdout, 2 stderr) across chunk boundaries. */
@@ -103,14 +132,24 @@ async function dockerLogs(container: string, opts: LogsOptions, out: NodeJS.Writ
     if (code === 404) throw new OpsError(`no container ${container} (not created yet?)`, 'not-found');
     throw new OpsError(`cannot read container ${container}: ${e instanceof Error ? e.message : String(e)}`, 'failed');
   }
+  // Always with the Engine's timestamps: shown as tend's stamps, or taken off (--no-timestamps).
   const base = {
-    stdout: true, stderr: true,
+    stdout: true, stderr: true, timestamps: true,
     ...(opts.tail !== undefined ? { tail: opts.tail } : {}),
-    ...(opts.since ? { since: Math.floor(opts.since.getTime() / 1000) } : {}),
+    ...(opts.since ? { since: dockerSince(opts.since) as unknown as number } : {}),
   };
-  const sink = tty ? { push: (b: Buffer) => void out.write(b) } : new DockerDemux((b) => void out.write(b), (b) => void err.write(b));
+  const show = opts.timestamps !== false;
+  const lines = (to: NodeJS.WritableStream) => new LineRewriter((t) => void to.write(t), (l) => dockerLine(l, show));
+  const outLines = lines(out);
+  const errLines = tty ? outLines : lines(err);
+  const sink = tty ? { push: (b: Buffer) => outLines.push(b) } : new DockerDemux((b) => outLines.push(b), (b) => errLines.push(b));
+  const done = () => {
+    outLines.end();
+    errLines.end();
+  };
   if (!opts.follow) {
     sink.push(await c.logs({ ...base, follow: false }));
+    done();
     return;
   }
   const stream = await c.logs({ ...base, follow: true });
@@ -125,6 +164,7 @@ async function dockerLogs(container: string, opts: LogsOptions, out: NodeJS.Writ
     stream.on('close', resolve);
     stream.on('error', (e: Error) => (opts.signal?.aborted ? resolve() : reject(e)));
   });
+  done();
 }
 
 async function journalLogs(source: Extract<LogSource, { kind: 'journal' }>, opts: LogsOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<void> {
@@ -141,24 +181,26 @@ async function journalLogs(source: Extract<LogSource, { kind: 'journal' }>, opts
 
 async function fileLogs(source: Extract<LogSource, { kind: 'files' }>, root: string, opts: LogsOptions, out: NodeJS.WritableStream): Promise<void> {
   if (source.files.length === 0 && !opts.follow) throw new OpsError(`no logs yet: ${relative(root, source.live)} does not exist`, 'not-found');
+  const show = opts.timestamps !== false;
   const lines = readLogLines(source.files, { ...(opts.tail !== undefined ? { tail: opts.tail } : {}), ...(opts.since ? { since: opts.since } : {}) });
-  if (lines.length > 0) out.write(`${lines.join('\n')}\n`);
+  if (lines.length > 0) out.write(`${(show ? lines : lines.map(unstamped)).join('\n')}\n`);
   if (!opts.follow) return;
   const from = existsSync(source.live) ? statSync(source.live).size : 0;
-  await followFile(source.live, from, (b) => void out.write(b), {
+  const rewriter = new LineRewriter((t) => void out.write(t), show ? (l) => l : unstamped);
+  await followFile(source.live, from, (b) => rewriter.push(b), {
     ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
   });
+  rewriter.end();
 }
 
 /**
- * Prints the logs of instance `name` (see LogsOptions); with `follow`, resolves once `signal` aborts.
+ * Writes the logs of instance `name` to `streams` (see LogsOptions); with `follow`, resolves once `signal` aborts.
  * Returns where they came from. Throws OpsError for an unknown instance or when there are no logs yet.
  */
-export async function instanceLogs(project: Project, name: string, opts: LogsOptions = {}): Promise<LogSource> {
+export async function instanceLogs(project: Project, name: string, streams: LogsStreams, opts: LogsOptions = {}): Promise<LogSource> {
   if (opts.tail !== undefined && (!Number.isInteger(opts.tail) || opts.tail < 0)) throw new OpsError(`--tail ${opts.tail}: not a whole number of lines`, 'invalid');
   const source = logSourceOf(project, name);
-  const out = opts.stdout ?? process.stdout;
-  const err = opts.stderr ?? process.stderr;
+  const { stdout: out, stderr: err } = streams;
   switch (source.kind) {
     case 'docker':
       await dockerLogs(source.container, opts, out, err);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Action, ActionType, InstanceSpec, ObservedItem, TendConfig } from '../../src/model/types.js';
 import { createSystemdDriver } from '../../src/drivers/systemd/index.js';
 import { lingerWarning } from '../../src/drivers/systemd/observe.js';
-import { renderUnit, unitDirOf } from '../../src/drivers/systemd/unit.js';
+import { renderLogUnits, renderUnit, unitDirOf } from '../../src/drivers/systemd/unit.js';
 import { launchSpec } from '../../src/drivers/launch.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
@@ -132,10 +132,14 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
     ];
     for (const [name, c, s] of variants) {
       c.source.run = cfg.source.run;
-      const text = renderUnit({ config: c, spec: s, launch: launchSpec(action('write-unit', s), ctx(s, c)), specHash: 'abc', unit: unit(s.name) });
+      const launch = launchSpec(action('write-unit', s), ctx(s, c));
       const file = join(dir, `${APP}-${name}.service`);
+      const text = renderUnit({ config: c, spec: s, launch, specHash: 'abc', unit: `${APP}-${name}.service` });
       writeFileSync(file, text);
-      const r = await execa('systemd-analyze', [...(c.systemd.scope === 'user' ? ['--user'] : []), 'verify', file], { reject: false, env: systemdUserEnv() });
+      // files: the output pipe and its stamper go along (the unit requires them).
+      const companions = c.systemd.output === 'files' ? Object.values(renderLogUnits({ config: c, launch, unit: `${APP}-${name}.service` })) : [];
+      for (const f of companions) writeFileSync(join(dir, f.name), f.text);
+      const r = await execa('systemd-analyze', [...(c.systemd.scope === 'user' ? ['--user'] : []), 'verify', file, ...companions.map((f) => join(dir, f.name))], { reject: false, env: systemdUserEnv() });
       expect({ name, exitCode: r.exitCode, stderr: r.stderr }).toEqual({ name, exitCode: 0, stderr: '' });
       expect(text).toContain(`X-Tend-App=${APP}`);
       expect(text).toContain(`X-Tend-Spec-Hash=abc`);
@@ -149,7 +153,16 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
         expect(text).toMatch(/^WantedBy=default.target$/m);
       }
       expect(/^ProtectSystem=strict$/m.test(text)).toBe(name !== 'user-no-hardening');
-      expect(/^StandardOutput=append:/m.test(text)).toBe(name !== 'user-journal');
+      expect(/^StandardOutput=file:.*\/logs\/\.output\.fifo$/m.test(text)).toBe(name !== 'user-journal');
+      expect(/^Requires=.*\.log\.socket$/m.test(text)).toBe(name !== 'user-journal');
+      for (const f of companions) {
+        expect(f.text).toContain(`X-Tend-App=${APP}`);
+        expect(f.text).not.toContain('hunter2');
+      }
+      if (companions.length > 0) {
+        expect(companions[1]!.text).toMatch(/^StandardOutput=append:.*\/logs\/\w+\.log$/m);
+        expect(companions[1]!.text).toContain('tend-logstamp.mjs');
+      }
     }
   });
 

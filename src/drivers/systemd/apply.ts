@@ -15,7 +15,7 @@ import { dispatch } from '../dispatch.js';
 import type { ApplyContext, ObserveContext } from '../types.js';
 import { systemctl, systemctlOrThrow, type SystemctlRun } from './command.js';
 import { isOwned } from './observe.js';
-import { readMarks, renderUnit, unitDirOf, wantedByOf } from './unit.js';
+import { logUnitsOf, readMarks, renderLogUnits, renderUnit, unitDirOf, wantedByOf } from './unit.js';
 
 /** What systemd has not been told yet. Lives in the driver object, shared by its actions. */
 export class PendingReload {
@@ -87,13 +87,55 @@ async function writeUnit(action: Action, ctx: ApplyContext, pending: PendingRelo
   if (!ctx.spec) throw new Error(`write-unit ${unit} needs the instance's spec`);
   const launch = launchSpec(action, ctx);
   const rendered = renderUnit({ config: ctx.config, spec: ctx.spec, launch, specHash: action.specHash ?? '', unit });
-  // WorkingDirectory= and ReadWritePaths= must exist before the unit starts, and the log directory for append:.
+  // WorkingDirectory= and ReadWritePaths= must exist before the unit starts, and the log directory for the output pipe.
   prepareInstanceDir(ctx.paths.instances, launch.instance);
   const wants = join(unitDirOf(ctx.config.systemd.scope), `${wantedByOf(ctx.config.systemd.scope)}.wants`, unit);
   if (!existsSync(wants)) pending.enable.add(unit);
-  if (text === rendered) return;
   mkdirSync(unitDirOf(ctx.config.systemd.scope), { recursive: true });
+  if (ctx.config.systemd.output === 'files') {
+    // The output pipe and its stamper first: the unit requires them.
+    const { socket, service } = renderLogUnits({ config: ctx.config, launch, unit });
+    for (const f of [socket, service]) {
+      const file = join(unitDirOf(ctx.config.systemd.scope), f.name);
+      if (readIfExists(file) === f.text) continue;
+      writeFileAtomic(file, f.text, 0o644);
+      pending.reload = true;
+    }
+  } else {
+    await removeLogUnits(unit, ctx, pending);
+  }
+  if (text === rendered) return;
   writeFileAtomic(path, rendered, 0o644);
+  pending.reload = true;
+}
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** Stops and removes a unit's companion units (the output pipe and its stamper) when tend wrote them. */
+async function removeLogUnits(unit: string, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+  const names = logUnitsOf(unit);
+  const files = [names.service, names.socket].map((n) => ({ name: n, path: join(unitDirOf(ctx.config.systemd.scope), n) }))
+    .filter((f) => {
+      const text = readIfExists(f.path);
+      return text !== undefined && readMarks(text).app === ctx.config.app && /^X-Tend-Log-Of=/m.test(text);
+    });
+  if (files.length === 0) return;
+  const r = await systemctl(['stop', '--', ...files.map((f) => f.name)], runOf(ctx));
+  if (r.exitCode !== 0 && !/not loaded|does not exist|not found/i.test(r.stderr)) {
+    throw new Error(`systemctl stop ${files.map((f) => f.name).join(' ')} failed: ${r.stderr.trim().split('\n')[0] || `exit code ${r.exitCode}`}`);
+  }
+  for (const f of files) {
+    rmSync(f.path, { force: true });
+    if (existsSync(f.path)) throw new Error(`could not remove ${f.path}`);
+  }
+  await systemctl(['reset-failed', '--', ...files.map((f) => f.name)], runOf(ctx));
   pending.reload = true;
 }
 
@@ -125,7 +167,10 @@ async function restart(action: Action, ctx: ApplyContext, pending: PendingReload
 async function remove(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
   const unit = unitOf(action, ctx);
   const { path, text } = ownedUnit(unit, ctx);
-  if (text === undefined) return;
+  if (text === undefined) {
+    await removeLogUnits(unit, ctx, pending);
+    return;
+  }
   await stop(action, ctx);
   await systemctlOrThrow(['disable', '--no-reload', '--', unit], runOf(ctx));
   pending.enable.delete(unit);
@@ -133,6 +178,7 @@ async function remove(action: Action, ctx: ApplyContext, pending: PendingReload)
   if (existsSync(path)) throw new Error(`could not remove ${path}`);
   // A failed unit stays listed until reset; clear it so the name is free again.
   await systemctl(['reset-failed', '--', unit], runOf(ctx));
+  await removeLogUnits(unit, ctx, pending);
   pending.reload = true;
 }
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { ObservedItem, ObservedState, RuntimeObservation, TendConfig } from '../../model/types.js';
 import type { ObserveContext } from '../types.js';
 import { systemctl, SystemctlMissingError } from './command.js';
-import { currentUser, readMarks, unitDirOf, type UnitMarks } from './unit.js';
+import { currentUser, isLogUnit, readMarks, unitDirOf, type UnitMarks } from './unit.js';
 
 export const SHOW_PROPERTIES = [
   'Id', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStartTimestamp',
@@ -24,7 +24,7 @@ export function isOwned(marks: UnitMarks, app: string): boolean {
   return marks.app === app && marks.instance !== '';
 }
 
-/** `<app>-*.service` files in the unit directory (owned or look-alikes), sorted. Reads, never spawns. */
+/** `<app>-*.service` files in the unit directory (owned or look-alikes; not the `*.log.service` companions), sorted. Reads, never spawns. */
 export function unitFiles(dir: string, app: string): UnitFile[] {
   let names: string[];
   try {
@@ -35,7 +35,7 @@ export function unitFiles(dir: string, app: string): UnitFile[] {
   }
   const prefix = `${app}-`;
   return names
-    .filter((n) => n.startsWith(prefix) && n.endsWith('.service') && n.length > prefix.length + '.service'.length)
+    .filter((n) => n.startsWith(prefix) && n.endsWith('.service') && n.length > prefix.length + '.service'.length && !isLogUnit(n))
     .sort()
     .flatMap((unit) => {
       const path = join(dir, unit);

@@ -1,15 +1,35 @@
 // systemd unit files: rendered from templates/systemd.service, and the X-Tend-* marks read back.
 import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { InstanceSpec, TendConfig } from '../../model/types.js';
 import { APP_DIRS } from '../../state/layout.js';
 import { INSTANCE_LAYOUT } from '../compare-rules.js';
+import { stamperArgv } from '../logstamp.js';
 import type { LaunchSpec } from '../launch.js';
 
 /** templates/ at the package root (three levels up from src/drivers/systemd and dist/drivers/systemd). */
 export const TEMPLATE = fileURLToPath(new URL('../../../templates/systemd.service', import.meta.url));
+/** The companion units of systemd.output: files (the output pipe and the stamper reading it). */
+export const LOG_SOCKET_TEMPLATE = fileURLToPath(new URL('../../../templates/systemd-log.socket', import.meta.url));
+export const LOG_SERVICE_TEMPLATE = fileURLToPath(new URL('../../../templates/systemd-log.service', import.meta.url));
+
+/** `<unit>.log.socket` and `<unit>.log.service` (unit without `.service`): never an instance's name, which has no dot. */
+export function logUnitsOf(unit: string): { socket: string; service: string } {
+  const base = unit.replace(/\.service$/, '');
+  return { socket: `${base}.log.socket`, service: `${base}.log.service` };
+}
+
+/** A companion unit (`*.log.service`, `*.log.socket`), not an instance's. */
+export function isLogUnit(name: string): boolean {
+  return /\.log\.(service|socket)$/.test(name);
+}
+
+/** The FIFO the unit's output goes to: tend's logs/ folder, read-only to the app. */
+export function outputFifoOf(logFile: string): string {
+  return join(dirname(logFile), '.output.fifo');
+}
 
 export type Scope = TendConfig['systemd']['scope'];
 
@@ -48,13 +68,14 @@ export interface UnitInput {
 }
 
 /** The values each `{{name}}` of the template stands for; a list repeats its line, '' drops it. */
-export function unitValues({ config, spec, launch, specHash }: UnitInput): Record<string, string | string[]> {
+export function unitValues({ config, spec, launch, specHash, unit }: UnitInput): Record<string, string | string[]> {
   const sd = config.systemd;
   const system = sd.scope === 'system';
   const hardening = spec.systemd?.hardening !== false;
   // PrivateTmp= gives the service an empty /tmp and /var/tmp: a release or instance living there would vanish.
   const inTmp = [launch.argv[0]!, launch.cwd].some((p) => /^\/(var\/)?tmp(\/|$)/.test(p));
   const files = sd.output === 'files';
+  const logUnits = logUnitsOf(unit);
   for (const k of Object.keys(launch.plainEnv)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`env name ${k} cannot go into a systemd unit`);
   }
@@ -67,6 +88,10 @@ export function unitValues({ config, spec, launch, specHash }: UnitInput): Recor
     launchDigest: launch.digest,
     layout: String(INSTANCE_LAYOUT),
     after: system ? 'network-online.target' : '',
+    // files: output into a pipe held by <unit>.log.socket, stamped into the log file by <unit>.log.service.
+    logAfter: files ? `${logUnits.socket} ${logUnits.service}` : '',
+    logRequires: files ? logUnits.socket : '',
+    logWants: files ? logUnits.service : '',
     wants: system ? 'network-online.target' : '',
     execStart: launch.argv.map((a) => quote(a, 'a program argument', true)).join(' '),
     workingDirectory: plain(launch.cwd, 'the instance directory'),
@@ -84,8 +109,8 @@ export function unitValues({ config, spec, launch, specHash }: UnitInput): Recor
     protectSystem: hardening ? 'strict' : '',
     // The app writes only its own folders; the rest of the instance directory (.env, history, logs/) is tend's.
     readWritePaths: hardening ? APP_DIRS.map((d) => quote(join(launch.cwd, d), `the instance's ${d}/`)).join(' ') : '',
-    standardOutput: files ? `append:${plain(launch.logFile, 'the log file')}` : '',
-    standardError: files ? `append:${plain(launch.logFile, 'the log file')}` : '',
+    standardOutput: files ? `file:${plain(outputFifoOf(launch.logFile), 'the output pipe')}` : '',
+    standardError: files ? `file:${plain(outputFifoOf(launch.logFile), 'the output pipe')}` : '',
     wantedBy: wantedByOf(sd.scope),
   };
 }
@@ -118,6 +143,34 @@ export function fillTemplate(template: string, values: Record<string, string | s
 
 export function renderUnit(input: UnitInput, template = readFileSync(TEMPLATE, 'utf8')): string {
   return fillTemplate(template, unitValues(input));
+}
+
+export interface LogUnitFile {
+  name: string;
+  text: string;
+}
+
+/**
+ * The companion units of systemd.output: files: `<unit>.log.socket` holds the FIFO the unit writes to
+ * (so no output is lost while the stamper restarts), `<unit>.log.service` runs tend's stamper on it,
+ * appending stamped lines to the log file (it stops with the unit: PartOf=).
+ */
+export function renderLogUnits(input: Pick<UnitInput, 'config' | 'launch' | 'unit'>): { socket: LogUnitFile; service: LogUnitFile } {
+  const names = logUnitsOf(input.unit);
+  const values = {
+    app: plain(input.config.app, 'app'),
+    instance: plain(input.launch.instance, 'instance'),
+    unit: input.unit,
+    stampSocket: names.socket,
+    stampService: names.service,
+    fifo: plain(outputFifoOf(input.launch.logFile), 'the output pipe'),
+    logFile: plain(input.launch.logFile, 'the log file'),
+    execStart: stamperArgv(false).map((a) => quote(a, 'the stamper path', true)).join(' '),
+  };
+  return {
+    socket: { name: names.socket, text: fillTemplate(readFileSync(LOG_SOCKET_TEMPLATE, 'utf8'), values) },
+    service: { name: names.service, text: fillTemplate(readFileSync(LOG_SERVICE_TEMPLATE, 'utf8'), values) },
+  };
 }
 
 export interface UnitMarks {

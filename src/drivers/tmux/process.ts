@@ -1,6 +1,7 @@
 // The process in a session's pane: start it (respawn-pane with the recorded argv) and end it (SIGTERM, wait, SIGKILL).
 import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
+import { stamperArgv } from '../logstamp.js';
 import { formatLiteral, tmux, tmuxOrThrow, type TmuxRun } from './command.js';
 import { findPane, MARK, type PaneInfo } from './panes.js';
 
@@ -18,10 +19,16 @@ export const DEFAULT_TIMINGS: StopTimings = { stopTimeoutMs: 30_000, killTimeout
 export const sessionTarget = (session: string) => `=${session}`;
 export const paneTarget = (session: string) => `=${session}:`;
 
-/** pipe-pane runs its argument with /bin/sh: the log path goes in single quotes, so it may not hold one. */
-export function pipeCommand(logFile: string): string {
-  if (logFile.includes("'")) throw new Error(`refusing log path with a single quote: ${logFile}`);
-  return formatLiteral(`cat >> '${logFile}'`);
+/**
+ * pipe-pane runs its argument with /bin/sh: tend's log stamper (by absolute path, `--terminal`: escape
+ * sequences and `\r` dropped) appending stamped lines to the log file. Every word goes in single quotes,
+ * so none may hold one.
+ */
+export function pipeCommand(logFile: string, stamper: readonly string[] = stamperArgv(true)): string {
+  for (const word of [...stamper, logFile]) {
+    if (word.includes("'")) throw new Error(`refusing a path with a single quote in tmux's pipe-pane command: ${word}`);
+  }
+  return formatLiteral(`exec ${stamper.map((w) => `'${w}'`).join(' ')} >> '${logFile}'`);
 }
 
 /** Signal the pane's process group (tmux makes the pane's process a group leader), else the process. */
