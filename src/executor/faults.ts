@@ -21,6 +21,9 @@ export function parseFault(value: string | undefined): Fault | undefined {
   return { kind: m[1] as Fault['kind'], match: m[2]!, n: Number(m[3]) };
 }
 
+/** A pause fires once per process: the work that follows the cancel (a new reconcile in the agent) is not paused again. */
+let pausedOnce = false;
+
 /** Waits until `signal` aborts (then throws its reason); without a signal, until the process is killed. */
 function pause(signal: AbortSignal | undefined): Promise<never> {
   return new Promise<never>((_, reject) => {
@@ -40,7 +43,9 @@ export function faultSwitch(env: NodeJS.ProcessEnv = process.env): FaultSwitch {
   const fires = (action: { id: string; type: string }) => {
     if (action.type !== fault.match && action.id !== fault.match) return false;
     seen++;
-    return seen === fault.n;
+    if (seen !== fault.n || (fault.kind !== 'crash-after' && pausedOnce)) return false;
+    if (fault.kind !== 'crash-after') pausedOnce = true;
+    return true;
   };
   if (fault.kind === 'pause-before') {
     return {
