@@ -1249,7 +1249,6 @@ function heldRows(): Row[] {
   ];
 }
 
-/** Rolled back and verified (phase RolledBack): v1.3.0, the applied spec, runs; v2.0.0 is held. Upkeep of v1.3.0 is no rollback. */
 /**
  * An invalid desired file while what runs is not the last healthy spec on record (v1.2.0, commit C0): an
  * update cut short (stopped, unit rewritten, new version started and not verified) or a restore cut short.
@@ -1362,6 +1361,7 @@ function invalidRestoreRows(): Row[] {
   ];
 }
 
+/** Rolled back and verified (phase RolledBack): v1.3.0, the applied spec, runs; v2.0.0 is held. Upkeep of v1.3.0 is no rollback. */
 function rolledBackUpkeepRows(): Row[] {
   const at = '2024-05-01T10:00:00Z';
   const next = validEntry('web', { version: 'v2.0.0' });

@@ -233,10 +233,6 @@ export class Agent implements AgentView {
       } else if (last?.change === 'invalid' || last?.change === 'blocked') {
         result = 'failed';
         why = last.reason ?? r.plans[0]!.diagnostics.filter((d) => d.instance === name).map(formatDiagnostic).join('; ');
-        const entry = desired.entries.find((e) => e.name === name);
-        if (last.change === 'invalid' && entry?.status === 'invalid') {
-          invalid = `${entry.file} is invalid (${entry.diagnostics.map(formatDiagnostic).join('; ') || 'no diagnostics'}): ${last.reason}`;
-        }
       } else if (r.exitCode === 3) {
         result = 'held';
         why = last?.reason;
@@ -244,6 +240,9 @@ export class Agent implements AgentView {
         result = 'failed';
         why = r.plans[0]!.diagnostics.filter((d) => d.severity === 'error' && d.instance === name).map(formatDiagnostic).join('; ') || undefined;
       }
+      // Also when restoring the last healthy spec failed: the file is what the operator has to fix.
+      const entry = desired.entries.find((e) => e.name === name);
+      if (entry?.status === 'invalid') invalid = `${entry.file} is invalid (${entry.diagnostics.map(formatDiagnostic).join('; ') || 'no diagnostics'})${why ? `: ${why}` : ''}`;
     } catch (err) {
       if (signal.aborted) {
         result = 'cancelled';
