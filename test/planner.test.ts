@@ -750,6 +750,9 @@ const rows: Row[] = [
   // ---- held ----------------------------------------------------------------
   ...heldRows(),
 
+  // ---- invalid file: back to the last healthy spec (issue 14, point 1) -----------
+  ...invalidRestoreRows(),
+
   // ---- restart requests ------------------------------------------------------
   {
     name: 'restart requested after the process started: restart and verify health',
@@ -1246,6 +1249,118 @@ function heldRows(): Row[] {
   ];
 }
 
+/**
+ * An invalid desired file while what runs is not the last healthy spec on record (v1.2.0, commit C0): an
+ * update cut short (stopped, unit rewritten, new version started and not verified) or a restore cut short.
+ * The plan puts v1.2.0 back, every action `from: applied`, the instance still `invalid` / InvalidSpec.
+ */
+function invalidRestoreRows(): Row[] {
+  const good = validEntry('web', { version: 'v1.2.0' });
+  const next = validEntry('web', { version: 'v1.3.0' });
+  const setup = (item: (st: InstanceState) => ReturnType<typeof observedItem> | undefined, phase: Phase = 'Progressing', opts: { rel?: PlanInput['releases']; unavailable?: boolean } = {}): PlanInput => {
+    const st = deployedState('web', good, C0, 'digest-empty', { phase });
+    const it = item(st);
+    return input({
+      desired: desired([invalidEntry('web')]),
+      observed: opts.unavailable ? observed([], { unavailable: { systemd: 'Failed to connect to bus' } }) : observed(it ? [it] : []),
+      releases: opts.rel ?? standardReleases(), states: { web: st },
+    });
+  };
+  const goodItem = (state: 'running' | 'stopped' | 'failed') => (st: InstanceState) => upToDateItem(good, C0, st, { state });
+  const nextItem = (state: 'running' | 'stopped') => (st: InstanceState) => upToDateItem(next, C1, st, { state });
+  const restored = (p: Plan, i: PlanInput) => {
+    expect(p.actions.length).toBeGreaterThan(0);
+    for (const a of p.actions.filter((x) => x.type !== 'build-release')) {
+      expect(a).toMatchObject({ from: 'applied', instance: 'web', specHash: i.states.web!.applied!.specHash });
+      if (a.version !== undefined) expect(a.version).toBe('v1.2.0');
+    }
+    expect(p.diagnostics.map((d) => d.message)).toEqual(['port must be <= 65535']);
+  };
+  const restore = 'desired/web.yaml has errors; restore v1.2.0, the last healthy spec: ';
+  const diagnostics = [{ severity: 'error' as const, message: 'port must be <= 65535', file: 'desired/web.yaml', line: 4 }];
+  return [
+    {
+      name: 'invalid file, update cut short after the stop (the last healthy unit stopped): started again and verified, InvalidSpec',
+      input: () => setup(goodItem('stopped')),
+      instances: [{
+        name: 'web', change: 'invalid', disruption: 'none', actions: ['start', 'verify-health'], phase: 'InvalidSpec', version: 'v1.2.0',
+        reason: `${restore}oubliette-web.service is stopped`,
+      }],
+      summary: { invalid: 1 }, diagnostics, check: restored,
+    },
+    {
+      name: 'invalid file, update cut short after the unit was rewritten (new spec, not started): the last healthy spec written back and started',
+      input: () => setup(nextItem('stopped')),
+      instances: [{
+        name: 'web', change: 'invalid', disruption: 'none', actions: WRITE_START, phase: 'InvalidSpec', version: 'v1.2.0', fromVersion: 'v1.3.0',
+        reason: `${restore}version v1.3.0 -> v1.2.0`,
+      }],
+      summary: { invalid: 1 }, diagnostics, check: restored,
+    },
+    {
+      name: 'invalid file, new version running but not verified (update cut short in its health wait): rolled back to the last healthy spec',
+      input: () => setup(nextItem('running')),
+      instances: [{
+        name: 'web', change: 'invalid', disruption: 'restart', actions: UPDATE, phase: 'InvalidSpec', version: 'v1.2.0', fromVersion: 'v1.3.0',
+        reason: `${restore}version v1.3.0 -> v1.2.0`, someFields: [{ field: 'version', from: 'v1.3.0', to: 'v1.2.0' }],
+      }],
+      summary: { invalid: 1 }, diagnostics, check: restored,
+    },
+    {
+      name: 'invalid file, update cut short before the stop (the last healthy spec still runs, phase Progressing): its health checked again, nothing restarted',
+      input: () => setup(goodItem('running')),
+      instances: [{
+        name: 'web', change: 'invalid', disruption: 'none', actions: ['verify-health'], phase: 'InvalidSpec', version: 'v1.2.0',
+        reason: `${restore}running the last healthy spec, not yet verified healthy`,
+      }],
+      summary: { invalid: 1 }, diagnostics, check: restored,
+    },
+    {
+      name: 'invalid file, the last healthy spec runs and was verified (phase Ready): nothing, it keeps running',
+      input: () => setup(goodItem('running'), 'Ready'),
+      instances: [{ name: 'web', change: 'invalid', disruption: 'none', actions: [], phase: 'InvalidSpec', reason: 'desired/web.yaml has errors; oubliette-web.service (v1.2.0) keeps running' }],
+      actions: [], summary: { invalid: 1 }, diagnostics,
+    },
+    {
+      name: 'invalid file, the last healthy spec restored earlier (phase InvalidSpec) and still running: nothing',
+      input: () => setup(goodItem('running'), 'InvalidSpec'),
+      instances: [{ name: 'web', change: 'invalid', disruption: 'none', actions: [], phase: 'InvalidSpec', reason: 'keeps running' }],
+      actions: [], summary: { invalid: 1 }, diagnostics,
+    },
+    {
+      name: 'invalid file, nothing of the instance left (unit removed mid-update): made again from the last healthy spec',
+      input: () => setup(() => undefined),
+      instances: [{ name: 'web', change: 'invalid', disruption: 'none', actions: WRITE_START, phase: 'InvalidSpec', version: 'v1.2.0', reason: `${restore}systemd unit oubliette-web.service is missing` }],
+      summary: { invalid: 1 }, diagnostics, check: restored,
+    },
+    {
+      name: 'invalid file, the last healthy release is gone from disk: rebuilt from its recorded commit, then restored',
+      input: () => setup(nextItem('running'), 'Progressing', { rel: releases({ resolutions: { 'v1.3.0': resolved('v1.3.0', C1) }, built: [built('v1.3.0', C1)] }) }),
+      instances: [{
+        name: 'web', change: 'invalid', disruption: 'rebuild+restart', actions: UPDATE, phase: 'InvalidSpec', version: 'v1.2.0', release: 'build v1.2.0 (commit 0000000',
+      }],
+      actionTypes: ['build-release', ...UPDATE],
+      summary: { invalid: 1 }, diagnostics,
+      check: (p, i) => {
+        restored(p, i);
+        expect(p.actions[0]).toMatchObject({ type: 'build-release', version: 'v1.2.0', commit: C0 });
+      },
+    },
+    {
+      name: 'invalid file, no applied spec on record (never healthy): nothing is changed, nothing started',
+      input: () => input({ desired: desired([invalidEntry('web')]), observed: observed([upToDateItem(next, C1, undefined, { state: 'stopped' })]), states: { web: instanceState('web', { phase: 'Progressing' }) } }),
+      instances: [{ name: 'web', change: 'invalid', disruption: 'none', actions: [], phase: 'InvalidSpec', reason: 'desired/web.yaml has errors; nothing is changed' }],
+      actions: [], summary: { invalid: 1 }, diagnostics,
+    },
+    {
+      name: 'invalid file, its runtime not observable: nothing planned, no diagnostic beyond the file\'s',
+      input: () => setup(() => undefined, 'Progressing', { unavailable: true }),
+      instances: [{ name: 'web', change: 'invalid', disruption: 'none', actions: [], phase: 'InvalidSpec', reason: 'nothing is changed' }],
+      actions: [], summary: { invalid: 1 }, diagnostics,
+    },
+  ];
+}
+
 /** Rolled back and verified (phase RolledBack): v1.3.0, the applied spec, runs; v2.0.0 is held. Upkeep of v1.3.0 is no rollback. */
 function rolledBackUpkeepRows(): Row[] {
   const at = '2024-05-01T10:00:00Z';
@@ -1366,7 +1481,10 @@ function checkInvariants(p: Plan, i: PlanInput): void {
   const total = Object.values(p.summary).reduce((a, b) => a + b, 0);
   expect(total, 'summary counts every instance once').toBe(p.instances.length);
   for (const x of p.instances) {
-    if (['invalid', 'held', 'blocked', 'unchanged', 'orphan'].includes(x.change)) {
+    if (x.change === 'invalid') {
+      // An invalid file applies nothing of itself: its only actions put back the last healthy spec on record.
+      for (const id of x.actions) expect(p.actions.find((a) => a.id === id), `${x.name} (invalid) acts only from applied`).toMatchObject({ from: 'applied' });
+    } else if (['held', 'blocked', 'unchanged', 'orphan'].includes(x.change)) {
       expect(actionTypesOf(p, x.actions).filter((t) => t !== 'orphan'), `${x.name} (${x.change}) does nothing`).toEqual([]);
     }
   }

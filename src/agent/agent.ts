@@ -210,6 +210,8 @@ export class Agent implements AgentView {
     let result: ReconcileResultKind = 'ok';
     let why: string | undefined;
     let retry = false;
+    /** The desired file does not validate: logged at warn, naming the file and its diagnostics. */
+    let invalid: string | undefined;
     const desired = this.load();
     try {
       if (!desired) throw new Error(this.problems.get('config') ?? `${CONFIG_FILE} is not valid`);
@@ -238,6 +240,9 @@ export class Agent implements AgentView {
         result = 'failed';
         why = r.plans[0]!.diagnostics.filter((d) => d.severity === 'error' && d.instance === name).map(formatDiagnostic).join('; ') || undefined;
       }
+      // Also when restoring the last healthy spec failed: the file is what the operator has to fix.
+      const entry = desired.entries.find((e) => e.name === name);
+      if (entry?.status === 'invalid') invalid = `${entry.file} is invalid (${entry.diagnostics.map(formatDiagnostic).join('; ') || 'no diagnostics'})${why ? `: ${why}` : ''}`;
     } catch (err) {
       if (signal.aborted) {
         result = 'cancelled';
@@ -255,7 +260,8 @@ export class Agent implements AgentView {
     const ms = performance.now() - t0;
     this.records.set(name, { at: new Date().toISOString(), durationMs: Math.round(ms), result, ...(why ? { message: why } : {}) });
     this.hooks.reconcileFinished?.(name, ms, result);
-    log.info({ result, ms: Math.round(ms) }, `${name}: reconcile ${result}${why ? `: ${why}` : ''}`);
+    if (invalid) log.warn({ result, ms: Math.round(ms) }, `${name}: reconcile ${result}: ${invalid}`);
+    else log.info({ result, ms: Math.round(ms) }, `${name}: reconcile ${result}${why ? `: ${why}` : ''}`);
     if (retry && !this.stopping) {
       const n = (this.failures.get(name) ?? 0) + 1;
       this.failures.set(name, n);

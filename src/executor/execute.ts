@@ -135,7 +135,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
         built.set(action.version, {
           version: action.version, commit: action.commit, valid: true, ...(r.manifest.image?.id ? { imageId: r.manifest.image.id } : {}),
         });
-        faults.afterAction(action);
+        await faults.afterAction(action, opts.signal);
       }, { throwOnTimeout: true });
       buildRuns.set(id, run);
     }
@@ -223,6 +223,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
           if (before?.type === 'build-release') await build(before);
         }
         opts.signal?.throwIfAborted();
+        await faults.beforeAction?.(action, opts.signal);
         if (action.notBefore) await sleepUntil(Date.parse(action.notBefore), opts.signal);
         if (action.crash && declared) {
           const crashes = [...(readStatus(file).status?.crashes ?? []), { at: new Date().toISOString(), ...action.crash }].slice(-10);
@@ -245,7 +246,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
         }
         outcome.done.push(action.type);
         if (action.type === 'verify-health') verified = true;
-        faults.afterAction(action);
+        await faults.afterAction(action, opts.signal);
       }
       if (declared) record.done(view, chain, verified);
       return outcome;

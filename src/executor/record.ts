@@ -78,6 +78,12 @@ export function recorder(c: RecordContext) {
       });
     }
     const health = { healthy: false, at, reason };
+    if (ip.change === 'invalid') {
+      // Restoring the last healthy spec while the desired file is invalid: it is not healthy either.
+      c.log('error', `${ip.name}: restoring ${version} (the last healthy spec, ${ip.file ?? 'its desired file'} has errors) failed its health check: ${reason}`, { instance: ip.name });
+      updateStatus(file, { phase: 'Failed', health, message: `${ip.file ?? 'the desired file'} has errors; restoring ${version}, the last healthy spec, failed: ${reason}` });
+      return;
+    }
     if (ip.change === 'rollback') {
       c.log('error', `${ip.name}: ROLLBACK FAILED: ${version} is not healthy either (${reason}); nothing further is changed on this instance`, { instance: ip.name });
       updateStatus(file, { phase: 'Failed', health, message: `Rollback to ${version} failed: ${reason}` });
@@ -104,6 +110,18 @@ export function recorder(c: RecordContext) {
     const spec = specOf(c.desired, last, view.states);
     const previous = readStatus(file).status;
     if (ip.change === 'delete') return;
+    if (ip.change === 'invalid') {
+      // The last healthy spec put back while the desired file is invalid: InvalidSpec still, `applied` unchanged, no history line.
+      const version = last.version ?? ip.version ?? 'unknown';
+      const what = verified ? `${version} (the last healthy spec) restored and healthy` : `${version} (the last healthy spec) restored`;
+      c.log('warn', `${ip.name}: ${ip.file ?? 'its desired file'} has errors; ${what}`, { instance: ip.name });
+      updateStatus(file, {
+        phase: 'InvalidSpec', observedVersion: version, message: `${ip.file ?? 'the desired file'} has errors; ${what}`,
+        ...(verified ? { health: { healthy: true, at: now() }, generation: (previous?.generation ?? 0) + 1 } : {}),
+        ...(spec ? { port: spec.port } : {}),
+      });
+      return;
+    }
     if (!verified) {
       // Nothing checked health: a stop (or a state: stopped instance written but not started).
       const held = previous?.held;

@@ -26,6 +26,8 @@ export interface InstanceContext {
   diagnostics: Diagnostic[];
   /** Planning the way back to the last healthy spec of a held instance (set by planInstance itself). */
   rollback?: { held: Hold; release: ReleaseDecision & { kind: 'ok' } };
+  /** Planning the way back to the last healthy spec of an instance whose desired file is invalid (set by planInvalid). */
+  restore?: { release: ReleaseDecision & { kind: 'ok' } };
 }
 
 /** A crash loop: this many exits of one spec within the window; restarts back off up to the cap. */
@@ -77,7 +79,7 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     const message = `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing from ${envFile}`;
     return blocked({ severity: 'error', file: entry.file, line: 1, col: 1, instance: name, message }, message);
   }
-  const release = ctx.rollback?.release ?? decideRelease(entry, ctx.releases, ctx.state);
+  const release = ctx.rollback?.release ?? ctx.restore?.release ?? decideRelease(entry, ctx.releases, ctx.state);
   if (release.kind === 'not-found') return blocked(release.diagnostic, release.diagnostic.message);
   if (release.warning) ctx.diagnostics.push(release.warning);
 
@@ -110,7 +112,7 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
         steps.splice(Math.max(0, idx), 0, { type: 'load-image', runtime, version: release.tag, reason: `image for ${release.tag} is not in the engine` });
       }
     }
-    const from = ctx.rollback ? { from: 'applied' as const } : {};
+    const from = ctx.rollback || ctx.restore ? { from: 'applied' as const } : {};
     const actions = ctx.builder.chain(name, change, steps.map((s) => ({ specHash: hash, ...s, ...from })), after);
     return {
       ...base, change, version: release.tag, disruption: needsBuild && disruption === 'restart' ? 'rebuild+restart' : disruption,
@@ -165,7 +167,8 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     // Made from the desired spec but never seen healthy (first sight, or a crash before the health check):
     // still part of that create/update, so its history line is recorded as such when it turns healthy.
     // A rollback still `Progressing` was cut short (the run crashed) before it was recorded RolledBack.
-    const unverified: Change | undefined = ctx.rollback ? (ctx.state?.phase === 'Progressing' ? 'rollback' : undefined)
+    // A restore (planInvalid) cut short the same way is checked again before it counts as restored.
+    const unverified: Change | undefined = ctx.rollback || ctx.restore ? (ctx.state?.phase === 'Progressing' ? 'rollback' : undefined)
       : applied?.specHash === hash ? undefined : !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
     if (current.state !== 'running') {
       if (current.state !== 'failed' || unverified) {
@@ -200,7 +203,7 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
     }
     if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
     if (unverified) {
-      return plan(unverified, 'none', 'running the desired spec, not yet verified healthy', [
+      return plan(unverified, 'none', `running the ${ctx.restore ? 'last healthy' : 'desired'} spec, not yet verified healthy`, [
         { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
       ]);
     }

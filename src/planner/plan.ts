@@ -6,6 +6,7 @@ import { RUNTIMES } from '../model/types.js';
 import { RUNTIME_NOUN } from '../spec/names.js';
 import { ActionBuilder } from './builder.js';
 import { planInstance } from './instance.js';
+import { planInvalid } from './invalid.js';
 import { planRemovals } from './safety.js';
 import { sortDiagnostics } from './diagnostics.js';
 
@@ -34,18 +35,8 @@ export function plan(desired: DesiredState, observed: Observed, releases: Releas
   const entries = [...desired.entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
     const found = owned.get(entry.name) ?? [];
-    if (entry.status === 'invalid') {
-      const runningNow = found.filter((i) => i.state === 'running').map((i) => `${i.id}${i.version ? ` (${i.version})` : ''}`);
-      instances.push({
-        name: entry.name, change: 'invalid', file: entry.file, disruption: 'none', fields: [], actions: [], phase: 'InvalidSpec',
-        reason: `${entry.file} has errors; ${runningNow.length > 0 ? `${runningNow.join(', ')} keeps running` : 'nothing is changed'}`,
-      });
-      continue;
-    }
-    instances.push(planInstance(entry, {
-      config, observed, releases, state: instanceStates[entry.name], items: found,
-      force: options.force ?? false, builder, diagnostics,
-    }));
+    const ctx = { config, observed, releases, state: instanceStates[entry.name], items: found, force: options.force ?? false, builder, diagnostics };
+    instances.push(entry.status === 'invalid' ? planInvalid(entry, ctx) : planInstance(entry, ctx));
   }
 
   // Runtime notes (systemd linger off, ...) matter where an instance uses that runtime.

@@ -14,6 +14,8 @@ export interface AgentProc {
   url: string;
   pid: number;
   lines: LogLine[];
+  /** What it wrote to stderr so far (TEND_FAULT notes). */
+  stderr(): string;
   /** Lines logged since `mark` (an index into lines). */
   since(mark: number): LogLine[];
   /** Sends `signal` and waits for the exit: its code and how long it took. */
@@ -94,6 +96,7 @@ export async function startAgent(root: string, env: Record<string, string> = {},
   };
   return {
     url, pid: proc.pid!, lines, exited,
+    stderr: () => stderr,
     since: (mark) => lines.slice(mark),
     async stop(signal = 'SIGTERM') {
       const t0 = Date.now();
