@@ -5,7 +5,7 @@
 // `tend reconcile` (and, the second time, `tend retry web`): the release is built again, the instance serves
 // v1.1.0, status Ready, and the history has no new line (a restart is not an update). Waits are on conditions.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,12 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
     const systemctl = (args: string[]) => execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore' });
     const tmux = (args: string[]) => execa('tmux', ['-L', app, ...args], { reject: false, stdin: 'ignore' });
 
+    /** systemd stopped restarting the unit (its start limit): failed, the last exit status=203/EXEC. */
+    const gaveUp = () => until('systemd giving up on the unit: failed, status=203/EXEC', async () => {
+      const p = (await systemctl(['show', '-p', 'ActiveState,ExecMainStatus', target])).stdout;
+      return /^ActiveState=failed$/m.test(p) && /^ExecMainStatus=203$/m.test(p);
+    }, 60_000);
+
     /** Deletes releases/v1.1.0 (Docker: and its image, once the container is stopped) and makes the process die. */
     const deleteReleaseAndCrash = async () => {
       const manifest = JSON.parse(readFileSync(join(release(), 'manifest.json'), 'utf8')) as { image?: { id: string } };
@@ -56,8 +62,9 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
           rmSync(release(), { recursive: true, force: true });
           const killed = await systemctl(['kill', '--signal=SIGKILL', target]);
           expect(killed.exitCode, killed.stderr).toBe(0);
-          // systemd restarts it (Restart=on-failure), and that fails: the executable is gone.
-          await until('systemd reporting status=203/EXEC', async () => (await systemctl(['show', '-p', 'ExecMainStatus', '--value', target])).stdout.trim() === '203', 60_000);
+          // systemd restarts it (Restart=on-failure), and that fails (the executable is gone) until it gives up
+          // at its start limit: failed, status=203/EXEC.
+          await gaveUp();
           break;
         }
         case 'tmux': {
@@ -98,6 +105,8 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
       root = scratch(`rebuild-${runtime}`);
       const [{ image }] = await Promise.all([fixtureRoot(h, root, app, {
         ...(runtime === 'tmux' ? { runtimeYaml: `tmux:\n  socket: ${app}\ndocker:\n  discovery:\n    enabled: false` } : {}),
+        // Restarts 200 ms apart: a crash loop reaches systemd's start limit (5 starts in 10 s) within a second or two.
+        ...(runtime === 'systemd' ? { runtimeYaml: 'systemd:\n  scope: user\n  restartSec: 200ms\n  stopTimeout: 10s\ndocker:\n  discovery:\n    enabled: false' } : {}),
       }), buildOnce()]);
       if (image) cleanups.push(() => removeImages(engine(), [image]));
       const loaded = loadConfig({ cwd: root, dir: root, env: {} });
@@ -138,6 +147,25 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
       const r = await tend(['retry', 'web']);
       expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
       await expectRebuiltAndServing('after tend retry');
+    }, 240_000);
+
+    it.runIf(runtime === 'systemd')('systemd gave up on a crash loop at its start limit: tend starts the unit again at once', async () => {
+      // The executable away (the release stays valid on disk once it is back), the process killed: systemd's
+      // restarts fail until it stops trying. Back in place, tend reconcile starts the unit within the start
+      // limit's interval: systemd must not refuse that start.
+      const bin = join(release(), 'bin', 'oubliette');
+      renameSync(bin, `${bin}.away`);
+      try {
+        const killed = await systemctl(['kill', '--signal=SIGKILL', target]);
+        expect(killed.exitCode, killed.stderr).toBe(0);
+        await gaveUp();
+      } finally {
+        renameSync(`${bin}.away`, bin);
+      }
+      const r = await tend(['reconcile']);
+      expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+      expect(await serves()).toBe('v1.1.0');
+      expect(status()).toMatchObject({ phase: 'Ready', observedVersion: 'v1.1.0' });
     }, 240_000);
   });
 }
