@@ -85,7 +85,7 @@ export class Agent implements AgentView {
     }
     this.problems.delete('config');
     const desired = loadDesired({
-      root: loaded.root, desiredDir: loaded.paths.desired, config: loaded.config,
+      root: loaded.root, desiredDir: loaded.paths.desired, instancesDir: loaded.paths.instances, config: loaded.config,
       platform: process.platform, launchdWarn: false,
       autoRuntime: autoRuntime(loaded.config, { platform: process.platform, env: this.opts.env }),
     });

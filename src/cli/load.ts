@@ -19,7 +19,7 @@ export function loadRoot(opts: GlobalOptions, purpose: 'validate' | 'plan'): Loa
   const loaded = loadConfig({ cwd: process.cwd(), dir: opts.dir, env: process.env });
   if (!loaded.config) return { paths: loaded.paths, diagnostics: loaded.diagnostics };
   const desired = loadDesired({
-    root: loaded.root, desiredDir: loaded.paths.desired, config: loaded.config,
+    root: loaded.root, desiredDir: loaded.paths.desired, instancesDir: loaded.paths.instances, config: loaded.config,
     platform: process.platform, launchdWarn: purpose === 'validate',
     autoRuntime: autoRuntime(loaded.config, { platform: process.platform, env: process.env }),
   });

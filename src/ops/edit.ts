@@ -76,7 +76,7 @@ export function assertEditable(project: Project, local: boolean | undefined, wha
 export function reloadDesired(project: Project): DesiredState {
   const config = project.desired.config;
   const again = loadDesired({
-    root: project.paths.root, desiredDir: project.paths.desired, config, platform: process.platform, launchdWarn: false,
+    root: project.paths.root, desiredDir: project.paths.desired, instancesDir: project.paths.instances, config, platform: process.platform, launchdWarn: false,
     autoRuntime: autoRuntime(config, { platform: process.platform, env: process.env }),
   });
   const fromDesired = (d: { file?: string; instance?: string }) => d.instance !== undefined || (d.file ?? '').startsWith(`${project.desired.desiredDir}/`);

@@ -32,7 +32,7 @@ export function openProject(opts: OpenProjectOptions = {}): Project {
     throw new OpsError(errors.map(formatDiagnostic).join('\n') || 'tend.yaml is not usable', 'invalid', loaded.diagnostics);
   }
   const desired = loadDesired({
-    root: loaded.root, desiredDir: loaded.paths.desired, config: loaded.config, platform: process.platform, launchdWarn: false,
+    root: loaded.root, desiredDir: loaded.paths.desired, instancesDir: loaded.paths.instances, config: loaded.config, platform: process.platform, launchdWarn: false,
     autoRuntime: autoRuntime(loaded.config, { platform: process.platform, env }),
   });
   desired.diagnostics = [...loaded.diagnostics, ...desired.diagnostics];

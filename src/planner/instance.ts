@@ -96,9 +96,15 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   const upkeep = ctx.rollback !== undefined && current?.specHash === hash && ctx.state?.phase !== 'Progressing';
   const plan = (planned: Change, disruption: Disruption, reason: string, steps: StepInput[], extra: Partial<InstancePlan> = {}): InstancePlan => {
     const change: Change = ctx.rollback && !(upkeep && (planned === 'start' || planned === 'restart')) ? 'rollback' : planned;
-    const needsBuild = steps.some((s) => s.type === 'write-config') && release.build !== undefined;
+    const writes = steps.some((s) => s.type === 'write-config');
+    // A start or restart of what is there needs its release too (it runs releases/<version>/): a missing or
+    // invalid one is rebuilt first, like for an update. Not when the source cannot be read (nothing to build from).
+    const rebuildFirst = !writes && release.build !== undefined && release.build !== 'unresolved'
+      && steps.some((s) => s.type === 'start' || s.type === 'restart');
+    const needsBuild = (writes && release.build !== undefined) || rebuildFirst;
     let after: string[] = [];
-    const summary = steps.some((s) => s.type === 'write-config') ? release.summary : undefined;
+    const summary = writes || rebuildFirst ? release.summary : undefined;
+    if (rebuildFirst) reason = `${reason}; release ${release.tag} is rebuilt first (${release.build === 'cache miss' ? 'it is missing' : release.build!.replace(/^rebuild: /, '')})`;
     if (needsBuild) {
       after = [ctx.builder.shared(`build/${release.tag}`, {
         type: 'build-release', version: release.tag, reason: `${release.summary}`,

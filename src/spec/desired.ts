@@ -7,6 +7,9 @@ import { checkInstance } from './instance.js';
 import { parseYamlSource, positionOf, hasPath, type YamlSource } from './yaml-source.js';
 import { sortDiagnostics } from '../planner/diagnostics.js';
 import { reservedNames } from './schemas.js';
+import { rootPaths } from './config.js';
+import { portProblems, type PortClaim, type PortHolderCandidate } from './port-claims.js';
+import { statusPath, readStatus } from '../state/status.js';
 
 export const MAX_DESIRED_BYTES = 1024 * 1024;
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -20,6 +23,11 @@ export interface LoadDesiredOptions {
   launchdWarn: boolean;
   /** What `runtime: auto` resolves to on this host (autoRuntime()); unset: launchd on darwin, else systemd. */
   autoRuntime?: Runtime;
+  /**
+   * instances/ (paths.instances): whose last applied spec holds a port two files want (see port-claims.ts).
+   * Default: tend.yaml's `paths.instances` under root, or TEND_INSTANCES_DIR.
+   */
+  instancesDir?: string;
 }
 
 interface FileResult {
@@ -74,7 +82,7 @@ export function loadDesired(opts: LoadDesiredOptions): DesiredState {
     if (base.startsWith('.') || !/\.ya?ml$/.test(base)) continue;
     results.push(loadFile(opts, realDir, base, context));
   }
-  crossFileChecks(results);
+  crossFileChecks(results, opts.instancesDir ?? rootPaths(opts.root, opts.config, process.env, process.cwd()).instances);
   state.entries = results.map((r) => r.entry);
   state.diagnostics = sortDiagnostics(results.flatMap((r) => r.diagnostics));
   return state;
@@ -143,8 +151,8 @@ function parseFile(opts: LoadDesiredOptions, file: string, name: string, text: s
   return { entry: { status: 'valid', name, file, runtime: checked.runtime, spec: checked.spec, positions }, anchors, diagnostics };
 }
 
-/** Checks that need several files: duplicate names and shared ports. Offenders become invalid. */
-function crossFileChecks(results: FileResult[]): void {
+/** Checks that need several files: duplicate names and shared ports (the instance holding a port keeps it). Offenders become invalid. */
+function crossFileChecks(results: FileResult[], instancesDir: string): void {
   const fail = (r: FileResult, at: 'root' | 'port', message: string) => {
     const pos = r.anchors[at];
     r.diagnostics.push({ severity: 'error', file: r.entry.file, ...pos, message, instance: r.entry.name });
@@ -159,23 +167,14 @@ function crossFileChecks(results: FileResult[]): void {
       fail(r, 'root', `instance ${r.entry.name} is also declared in ${others}`);
     }
   }
-  const valid = results.filter((r) => r.entry.status === 'valid');
-  const claims = valid.map((r) => {
-    const spec = (r.entry as Extract<DesiredEntry, { status: 'valid' }>).spec;
-    return { r, port: spec.port, address: spec.address };
+  const claims = new Map<PortClaim, FileResult>();
+  for (const r of results) {
+    if (r.entry.status === 'valid') claims.set({ name: r.entry.name, file: r.entry.file, port: r.entry.spec.port, address: r.entry.spec.address }, r);
+  }
+  // Who already holds a port: the spec last applied to each instance (status.json), whatever its file says now.
+  const candidates: PortHolderCandidate[] = results.filter((r) => NAME.test(r.entry.name) && byName.get(r.entry.name)!.length === 1).map((r) => {
+    const spec = readStatus(statusPath(instancesDir, r.entry.name)).status?.applied?.spec;
+    return { name: r.entry.name, file: r.entry.file, valid: r.entry.status === 'valid', ...(spec ? { applied: spec } : {}) };
   });
-  const wildcard = (a: string) => a === '0.0.0.0' || a === '::';
-  const clashes = new Map<FileResult, string[]>();
-  for (const a of claims) {
-    for (const b of claims) {
-      if (a === b || a.port !== b.port) continue;
-      if (a.address === b.address || wildcard(a.address) || wildcard(b.address)) {
-        clashes.set(a.r, [...(clashes.get(a.r) ?? []), b.r.entry.file]);
-      }
-    }
-  }
-  for (const [r, files] of clashes) {
-    const claim = claims.find((c) => c.r === r)!;
-    fail(r, 'port', `port ${claim.port} is also used by ${files.join(', ')}`);
-  }
+  for (const problem of portProblems([...claims.keys()], candidates)) fail(claims.get(problem.claim)!, 'port', problem.message);
 }

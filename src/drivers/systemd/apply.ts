@@ -143,7 +143,18 @@ async function start(action: Action, ctx: ApplyContext, pending: PendingReload):
   const unit = unitOf(action, ctx);
   if (ownedUnit(unit, ctx).text === undefined) throw new Error(`cannot start systemd unit ${unit}: its unit file does not exist (write-unit first)`);
   await pending.flush(runOf(ctx));
+  await clearStartLimit(unit, ctx);
   await systemctlOrThrow(['start', '--', unit], runOf(ctx));
+}
+
+/**
+ * tend decided to (re)start the unit: systemd's own record of a crash loop must not refuse it. After a process
+ * that kept failing (a release deleted: status=203/EXEC), systemd stops retrying at its start limit, and a start
+ * within that interval, or queued behind a pending automatic restart, fails ("control process exited with error
+ * code") even though the release is back. reset-failed clears the failed state and the start limit counter.
+ */
+async function clearStartLimit(unit: string, ctx: ApplyContext): Promise<void> {
+  await systemctl(['reset-failed', '--', unit], runOf(ctx));
 }
 
 /** SIGTERM, then SIGKILL after TimeoutStopSec (systemd's own graceful stop); a unit not loaded is stopped. */
@@ -160,6 +171,7 @@ async function restart(action: Action, ctx: ApplyContext, pending: PendingReload
   const unit = unitOf(action, ctx);
   if (ownedUnit(unit, ctx).text === undefined) throw new Error(`cannot restart systemd unit ${unit}: its unit file does not exist (write-unit first)`);
   await pending.flush(runOf(ctx));
+  await clearStartLimit(unit, ctx);
   await systemctlOrThrow(['restart', '--', unit], runOf(ctx));
 }
 
