@@ -5,7 +5,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectHost, healthTarget, isAbortError, livenessOf, waitHealthy, type HealthTarget } from '../src/health/index.js';
-import { pidAlive } from '../src/release/lock.js';
+import { pidAlive } from '../src/fs/lock.js';
 import { useScratch } from './helpers/scratch.js';
 
 const scratch = useScratch();

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseEnvFile } from '../src/observe/instances.js';
+import { parseEnvFile } from '../src/shared/env-parse.js';
 import { editEnvFile, formatEnvLine } from '../src/ops/env-file.js';
 import { canBind, firstFreePort, portProblem } from '../src/ops/ports.js';
 import { plan } from '../src/planner/plan.js';

@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { adopt, cleanupStopped, discover, type AdoptResult, type Discovery, type FoundContainer } from '../discover/index.js';
 import { withConfiguredPorts } from '../discover/scan.js';
-import { adoptionFile } from '../discover/records.js';
+import { adoptionFile } from '../state/adopted.js';
 import { desiredEditRefusal } from '../ops/guard.js';
 import { requireRoot } from './release-usage.js';
 

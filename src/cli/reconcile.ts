@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Plan } from '../model/types.js';
 import { observeAll } from '../observe/index.js';
 import { plan } from '../planner/plan.js';
-import { countErrors, renderDiagnostics } from '../views/diagnostics.js';
+import { countErrors, renderDiagnostics } from '../shared/diagnostic-text.js';
 import { renderPlanJson, renderPlanText } from '../views/plan-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
 import { reconcile } from '../executor/reconcile.js';

@@ -3,8 +3,8 @@
 import { readOwnFile, UnsafeFileError } from '../fs/safe.js';
 import { join, resolve } from 'node:path';
 import type { Action, EnvProblem } from '../model/types.js';
-import { parseEnvFile } from '../observe/instances.js';
-import { canonicalJson, sha256 } from '../planner/hash.js';
+import { parseEnvFile } from '../shared/env-parse.js';
+import { canonicalJson, sha256 } from '../shared/hash.js';
 import type { ApplyContext } from './types.js';
 
 export interface LaunchSpec {

@@ -20,17 +20,16 @@ import type { ApplyContext, Driver } from '../drivers/types.js';
 import { writeInstanceConfig } from './write-config.js';
 import { buildRelease } from '../release/build.js';
 import type { RootPaths } from '../spec/config.js';
-import { describeOwner, type Lock, type LockOwner } from '../release/lock.js';
+import { describeOwner, type Lock, type LockOwner } from '../fs/lock.js';
 import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
 import { faultSwitch, type FaultSwitch } from './faults.js';
 import { recorder, specOf, type InstanceView } from './record.js';
 import { markOutput, type OutputMark } from './exit-cause.js';
 import { HealthFailure, sleepUntil, verifyHealth } from './verify.js';
+import type { Log } from '../shared/log.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-/** `debug` lines (each action as it starts) go only to a Log that asks for them with `debug: true`. */
-export type Log = ((level: LogLevel, message: string, fields?: Record<string, unknown>) => void) & { debug?: boolean };
+export type { Log, LogLevel } from '../shared/log.js';
 
 export interface ExecuteOptions {
   desired: DesiredState;

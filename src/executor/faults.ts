@@ -23,6 +23,7 @@ export function faultSwitch(env: NodeJS.ProcessEnv = process.env): FaultSwitch {
       if (action.type !== fault.match && action.id !== fault.match) return;
       seen++;
       if (seen === fault.n) {
+        // eslint-disable-next-line no-restricted-properties -- a test-only crash switch: the line must reach stderr before SIGKILL
         process.stderr.write(`TEND_FAULT: crashing after ${action.id}\n`);
         process.kill(process.pid, 'SIGKILL');
       }

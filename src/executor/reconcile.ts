@@ -7,7 +7,7 @@ import { hostname, userInfo } from 'node:os';
 import type { DesiredState, HistoryReason, InstancePlan, Plan } from '../model/types.js';
 import { observeAll, observeInstance, type Observation } from '../observe/index.js';
 import { plan as makePlan, type PlanOptions } from '../planner/plan.js';
-import type { Lock } from '../release/lock.js';
+import type { Lock } from '../fs/lock.js';
 import type { RootPaths } from '../spec/config.js';
 import { withLocksHeld } from '../state/lock.js';
 import { execute, type InstanceOutcome, type Log, type Refreshed } from './execute.js';

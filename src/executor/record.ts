@@ -6,7 +6,7 @@ import type {
 import type { RootPaths } from '../spec/config.js';
 import { appendHistory, historyPath } from '../state/history.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
-import type { Log } from './execute.js';
+import type { Log } from '../shared/log.js';
 
 /** One instance's plan and what it was planned from: the run's plan, or the one made again under its lock. */
 export interface InstanceView {

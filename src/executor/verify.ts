@@ -5,7 +5,7 @@ import type { Action, InstanceSpec } from '../model/types.js';
 import type { Driver, ObserveContext } from '../drivers/types.js';
 import { resolveHealthCommand } from '../health/command.js';
 import { healthTarget, livenessOf, waitHealthy } from '../health/index.js';
-import type { Log } from './execute.js';
+import type { Log } from '../shared/log.js';
 import { exitCause, type OutputMark } from './exit-cause.js';
 
 /** A failed health check: the instance is reported unhealthy (not failed) and re-planned. */

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthSpec, InstanceSpec, ObservedItem } from '../model/types.js';
-import { parseDuration } from '../release/duration.js';
+import { parseDuration } from '../shared/duration.js';
 import { abortError, formatMs, probeExec, probeHttp, probeTcp, type ProbeOptions, type ProbeResult } from './probes.js';
 
 /** What to check: the health spec plus where the instance listens (`port` is the port probed). */

@@ -7,9 +7,9 @@ import { compares } from '../drivers/compare.js';
 import { INSTANCE_LAYOUT } from '../drivers/compare-rules.js';
 import { RUNTIME_NOUN, targetName } from '../spec/names.js';
 import { ActionBuilder, type StepInput } from './builder.js';
-import { envProblemDiagnostics } from './diagnostics.js';
-import { specDiff, specFields } from './diff.js';
-import { short, specHash } from './hash.js';
+import { envProblemDiagnostics } from '../shared/diagnostics.js';
+import { specDiff, specFields } from '../shared/spec-diff.js';
+import { short, specHash } from '../shared/hash.js';
 import { decideRelease, type ReleaseDecision } from './release.js';
 
 type Valid = Extract<DesiredEntry, { status: 'valid' }>;

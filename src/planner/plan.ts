@@ -7,7 +7,7 @@ import { RUNTIME_NOUN } from '../spec/names.js';
 import { ActionBuilder } from './builder.js';
 import { planInstance } from './instance.js';
 import { planRemovals } from './safety.js';
-import { sortDiagnostics } from './diagnostics.js';
+import { sortDiagnostics } from '../shared/diagnostics.js';
 
 export interface PlanOptions {
   /** `--prune`: delete instances whose desired file is gone (like `prune.deleteRemoved`). */

@@ -1,7 +1,7 @@
 // Deletes one release folder: under its version lock, renamed aside first so it never looks half there.
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tryAcquireLock } from './lock.js';
+import { tryAcquireLock } from '../fs/lock.js';
 
 export type RemoveOutcome = 'deleted' | 'absent' | 'busy';
 

@@ -9,10 +9,10 @@ import type {
 import { createDockerDriver } from '../../src/drivers/docker/index.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { readAdoptionRecord, writeAdoptionRecord } from '../../src/discover/records.js';
+import { readAdoptionRecord, writeAdoptionRecord } from '../../src/state/adopted.js';
 import { readInstanceStates } from '../../src/observe/instances.js';
 import { readBuiltReleases } from '../../src/observe/releases.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { plan } from '../../src/planner/plan.js';
 import { buildRelease } from '../../src/release/build.js';
 import { backendGate } from '../helpers/backends.js';

@@ -10,7 +10,7 @@ import { parsePlist, renderPlist, type PlistValue } from '../../src/drivers/laun
 import { parsePrint } from '../../src/drivers/launchd/listing.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { backendGate } from '../helpers/backends.js';
 import { useLaunchctlStandin } from '../helpers/launchctl-standin.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';

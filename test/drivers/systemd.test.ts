@@ -13,7 +13,7 @@ import { renderUnit, unitDirOf } from '../../src/drivers/systemd/unit.js';
 import { launchSpec } from '../../src/drivers/launch.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { backendGate, removeUserUnits } from '../helpers/backends.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';
 import { useScratch } from '../helpers/scratch.js';

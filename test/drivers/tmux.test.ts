@@ -9,7 +9,7 @@ import type { Action, ActionType, InstanceSpec, ObservedItem, RuntimeObservation
 import { createTmuxDriver } from '../../src/drivers/tmux/index.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { backendGate } from '../helpers/backends.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';
 import { useScratch } from '../helpers/scratch.js';

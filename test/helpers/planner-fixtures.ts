@@ -6,7 +6,7 @@ import type {
 } from '../../src/model/types.js';
 import { RUNTIMES } from '../../src/model/types.js';
 import type { PlanOptions } from '../../src/planner/plan.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { targetName } from '../../src/spec/names.js';
 import { BUILTIN_CONFIG } from '../../src/spec/config.js';
 import { deepMerge } from '../../src/spec/merge.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import {
   activeRecords, isActive, markReplaced, readAdoptionRecord, readAdoptionRecords, writeAdoptionRecord, type AdoptionRecord,
-} from '../../discover/records.js';
+} from '../../state/adopted.js';
 import type { Action } from '../../model/types.js';
 import { loadReleaseImage } from '../../release/image.js';
 import { IMAGE_FILE } from '../../release/manifest.js';

@@ -11,7 +11,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type Docker from 'dockerode';
 import type { Action, TendConfig } from '../../model/types.js';
-import { canonicalJson, sha256 } from '../../planner/hash.js';
+import { canonicalJson, sha256 } from '../../shared/hash.js';
 import { targetName } from '../../spec/names.js';
 import { APP_DIRS, instanceLayout } from '../../state/layout.js';
 import { INSTANCE_LAYOUT } from '../compare-rules.js';

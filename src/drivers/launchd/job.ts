@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Action, TendConfig } from '../../model/types.js';
-import { canonicalJson, sha256 } from '../../planner/hash.js';
+import { canonicalJson, sha256 } from '../../shared/hash.js';
 import type { LaunchSpec } from '../launch.js';
 import { isDict, parsePlist, renderPlist, type PlistDict } from './plist.js';
 

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Action } from '../../model/types.js';
-import { parseDuration } from '../../release/duration.js';
+import { parseDuration } from '../../shared/duration.js';
 import { targetName } from '../../spec/names.js';
 import { writeFileAtomic } from '../../fs/atomic.js';
 import { prepareInstanceDir } from '../../state/layout.js';
