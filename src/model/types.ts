@@ -18,14 +18,28 @@ export interface Diagnostic {
   instance?: string;
 }
 
-export interface HealthSpec {
-  http?: string;
-  tcp?: boolean;
-  exec?: string[];
+/**
+ * One health check kind (exactly one key after defaults are merged; the loader refuses two). The YAML
+ * shape is kept as it is, so spec hashes do not change; `healthCheckOf` names the kind for a switch.
+ */
+export type HealthCheckSpec =
+  | { http: string; tcp?: never; exec?: never }
+  | { tcp: true; http?: never; exec?: never }
+  | { exec: string[]; http?: never; tcp?: never };
+
+export type HealthSpec = HealthCheckSpec & {
+  /** Must equal the instance port when given. */
   port?: number;
   timeout?: string;
   interval?: string;
-}
+};
+
+/** A health check by kind: what the probes, the plan and status describe and run. */
+export type HealthCheck =
+  | { kind: 'http'; path: string }
+  | { kind: 'tcp' }
+  | { kind: 'exec'; argv: string[] };
+export type HealthKind = HealthCheck['kind'];
 
 export interface DockerSpec {
   containerPort?: number;

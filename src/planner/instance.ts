@@ -10,6 +10,7 @@ import { ActionBuilder, type StepInput } from './builder.js';
 import { envProblemDiagnostics } from '../shared/diagnostics.js';
 import { specDiff, specFields } from '../shared/spec-diff.js';
 import { short, specHash } from '../shared/hash.js';
+import { describeHealth } from '../shared/health-check.js';
 import { decideRelease, type ReleaseDecision } from './release.js';
 
 type Valid = Extract<DesiredEntry, { status: 'valid' }>;
@@ -251,8 +252,7 @@ export function restartDue(requestedAt: string, startedAt: string | undefined): 
 }
 
 function healthLabel(h: Valid['spec']['health']): string {
-  const what = h.http !== undefined ? `HTTP GET ${h.http}` : h.tcp ? 'TCP connect' : `exec ${(h.exec ?? []).join(' ')}`;
-  return `health: ${what} within ${h.timeout}`;
+  return `health: ${describeHealth(h)} within ${h.timeout}`;
 }
 
 
