@@ -1,3 +1,4 @@
+/* global module */
 // The layers of src/ (lowest first). A folder may import only folders below it (or itself): this keeps the
 // folder graph layered with no cycle. `npm run lint` runs it (depcruise); docs/development.md draws it.
 const LAYERS = [

@@ -162,12 +162,9 @@ export class Agent implements AgentView {
       const byId = new Map(p.actions.map((a) => [a.id, a]));
       for (const ip of p.instances) {
         const actions = ip.actions.map((id) => byId.get(id)!).filter((a) => a.type !== 'orphan');
-        const state = obs.instances[ip.name];
-        const staleStatus = ip.change === 'unchanged' && state?.applied !== undefined
-          && (state.held !== undefined || (state.phase !== 'Ready' && state.phase !== 'Stopped'));
-        const degradedUnrecorded = ip.change === 'held' && ip.phase === 'Degraded' && state?.phase !== 'Degraded';
-        if (actions.length === 0 && !staleStatus && !degradedUnrecorded) continue;
-        const notBefore = Math.min(...actions.map((a) => (a.notBefore ? Date.parse(a.notBefore) : 0)));
+        // Work to do, or a status record the plan wants written (status says otherwise than the plan).
+        if (actions.length === 0 && !ip.record?.done) continue;
+        const notBefore = Math.min(...actions.map((a) => ('notBefore' in a && a.notBefore ? Date.parse(a.notBefore) : 0)));
         this.queue.enqueue(ip.name, Number.isFinite(notBefore) && notBefore > Date.now() ? { notBefore } : {});
         queued++;
       }

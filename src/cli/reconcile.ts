@@ -1,7 +1,7 @@
 // `tend reconcile --dry-run`: observe, plan (pure), render the plan as text or JSON.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Plan } from '../model/types.js';
+import type { Plan } from '../model/plan.js';
 import { observeAll } from '../observe/index.js';
 import { plan } from '../planner/plan.js';
 import { countErrors, renderDiagnostics } from '../shared/diagnostic-text.js';
@@ -64,7 +64,7 @@ export function registerReconcile(program: Command): void {
       }
       if (!root.desired) {
         if (opts.json) {
-          const p: Plan = { formatVersion: 1, app: '', summary: EMPTY_SUMMARY, instances: [], actions: [], diagnostics: root.diagnostics };
+          const p: Plan = { formatVersion: 2, app: '', summary: EMPTY_SUMMARY, instances: [], actions: [], diagnostics: root.diagnostics };
           process.stdout.write(renderPlanJson(p));
         } else {
           process.stderr.write(renderDiagnostics(root.diagnostics));

@@ -4,7 +4,8 @@
 // Each instance is planned again once its lock is taken (another process may have acted first), and
 // an instance whose health check failed stays locked until its follow-up is done.
 import { hostname, userInfo } from 'node:os';
-import type { DesiredState, HistoryReason, InstancePlan, Plan } from '../model/types.js';
+import type { DesiredState, HistoryReason } from '../model/types.js';
+import type { InstancePlan, Plan } from '../model/plan.js';
 import { observeAll, observeInstance, type Observation } from '../observe/index.js';
 import { plan as makePlan, type PlanOptions } from '../planner/plan.js';
 import type { Lock } from '../fs/lock.js';
@@ -79,7 +80,7 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
     let final = effective(p1, r1.instances);
     /** Actions of an instance put back the last healthy spec (a rollback, or upkeep of the rollback target). */
     const fromApplied = (p: Plan, outcomes: readonly InstanceOutcome[], name: string) =>
-      outcomes.find((o) => o.name === name)?.fromApplied ?? p.actions.some((a) => a.instance === name && a.from === 'applied');
+      outcomes.find((o) => o.name === name)?.fromApplied ?? p.actions.some((a) => a.type !== 'build-release' && a.type !== 'orphan' && a.instance === name && a.from === 'applied');
     /**
      * Unhealthy, then held by the follow-up with nothing to do, and not a rollback (target) that failed:
      * the failed version stays as it is by choice (rollout.autoRollback off), held like a rollback.

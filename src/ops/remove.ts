@@ -53,6 +53,6 @@ export async function removeFromRuntimes(project: Project, name: string, opts: R
   const outcome = report.instances.find((o) => o.name === name && o.change === 'delete');
   if (outcome && outcome.result !== 'ok') throw new OpsError(`removing ${name} failed: ${outcome.reason ?? 'unknown error'}`, 'failed');
   const byId = new Map(p.actions.map((a) => [a.id, a]));
-  const deleted = ip.actions.map((id) => byId.get(id)!).filter((a) => a.type === 'delete').map((a) => `${RUNTIME_NOUN[a.runtime!]} ${a.target}`);
+  const deleted = ip.actions.map((id) => byId.get(id)!).flatMap((a) => (a.type === 'delete' ? [`${RUNTIME_NOUN[a.runtime]} ${a.target}`] : []));
   return { deleted, unobserved };
 }

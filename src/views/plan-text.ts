@@ -1,5 +1,5 @@
 // The human rendering of a plan, in the spirit of `terraform plan`. Same plan, same bytes.
-import type { Action, Change, FieldChange, InstancePlan, Plan } from '../model/types.js';
+import type { Action, Change, FieldChange, InstancePlan, Plan } from '../model/plan.js';
 import { formatDiagnostic } from '../shared/diagnostic-text.js';
 
 const SYMBOL: Record<Change, string> = {
