@@ -3,8 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DesiredState, HistoryEntry, Observed, Runtime } from '../model/types.js';
-import { observeAll, observeRuntimes } from '../observe/index.js';
-import { plan as makePlan } from '../planner/plan.js';
+import { observeRuntimes } from '../observe/index.js';
 import { parseDuration } from '../shared/duration.js';
 import type { Lock } from '../fs/lock.js';
 import { autoRuntime } from '../spec/auto-runtime.js';
@@ -13,7 +12,7 @@ import { loadDesired } from '../spec/desired.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
 import { rowsOf, type InstanceStatus } from '../status/index.js';
 import { formatDiagnostic } from '../shared/diagnostic-text.js';
-import { reconcile, type ReconcileExit, type ReconcileResult } from '../executor/reconcile.js';
+import { preview, reconcile, type ReconcileExit, type ReconcileResult } from '../executor/reconcile.js';
 import { acquireAgentLock } from './agent-lock.js';
 import { execLog } from './logger.js';
 import { Schedules } from './schedules.js';
@@ -156,9 +155,8 @@ export class Agent implements AgentView {
     let queued = 0;
     try {
       // Not kept for the status view: it lacks what status shows beyond a plan (Docker start times).
-      const obs = await observeAll(desired, this.paths);
+      const { observation: obs, plan: p } = await preview(desired, this.paths);
       this.noteBackends(desired, obs.observed);
-      const p = makePlan(desired, obs.observed, obs.releases, obs.instances, {});
       const byId = new Map(p.actions.map((a) => [a.id, a]));
       for (const ip of p.instances) {
         const actions = ip.actions.map((id) => byId.get(id)!).filter((a) => a.type !== 'orphan');

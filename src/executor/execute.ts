@@ -11,7 +11,7 @@
 // - One `switch` over the action kinds, ending in a `never` check: a kind without a case does not compile.
 import { join } from 'node:path';
 import PQueue from 'p-queue';
-import type { BuiltRelease, DesiredState, HistoryReason, InstanceSpec, InstanceStates, ReleaseCatalog, Runtime } from '../model/types.js';
+import type { BuiltRelease, DesiredState, HistoryReason, InstanceSpec, InstanceStates, ReleaseCatalog, Runtime, TendConfig } from '../model/types.js';
 import type { Action, BuildAction, ChainAction, Change, InstancePlan, Plan, RuntimeAction } from '../model/plan.js';
 import { drivers } from '../drivers/registry.js';
 import type { ApplyContext, Driver } from '../drivers/types.js';
@@ -96,43 +96,87 @@ export interface ExecuteReport {
 }
 
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecuteReport> {
-  const config = opts.desired.config;
-  const paths = opts.paths;
-  const log: Log = opts.log ?? (() => undefined);
-  const faults = opts.faults ?? faultSwitch();
-  const driverFor = opts.driverFor ?? ((rt: Runtime) => drivers[rt]());
-  const byId = new Map(plan.actions.map((a) => [a.id, a]));
-  const builds = new PQueue({ concurrency: opts.buildConcurrency ?? 1 });
-  const instancesQueue = new PQueue({ concurrency: Math.max(1, config.agent.concurrency) });
-  const buildRuns = new Map<string, Promise<void>>();
-  const usedRuntimes = new Set<Runtime>();
+  return new PlanRun(plan, opts).run();
+}
 
-  const built = new Map<string, BuiltRelease>();
-  const records: RecordContext = {
-    paths, updatedBy: opts.updatedBy, log, ...(opts.historyReason ? { historyReason: opts.historyReason } : {}),
-  };
-  const lockOptions = (name: string) => ({
-    ...(opts.signal ? { signal: opts.signal } : {}), purpose: `tend reconcile ${name}`,
-    onWait: (owner: LockOwner | undefined) => log('info', `${name}: waiting for ${describeOwner(owner)}`, { instance: name }),
-    onStale: (owner: LockOwner | undefined) => log('warn', `${name}: took over the lock left by ${describeOwner(owner)}`, { instance: name }),
-  });
+/** One execution of a plan: its queues, the builds it ran, the runtimes it touched. */
+class PlanRun {
+  private readonly config: TendConfig;
+  private readonly paths: RootPaths;
+  private readonly log: Log;
+  private readonly faults: FaultSwitch;
+  private readonly driverFor: (runtime: Runtime) => Promise<Driver>;
+  private readonly byId: ReadonlyMap<string, Action>;
+  private readonly builds: PQueue;
+  private readonly instances: PQueue;
+  private readonly buildRuns = new Map<string, Promise<void>>();
+  private readonly usedRuntimes = new Set<Runtime>();
+  /** Releases built by this run (not yet in an observation made before the build). */
+  private readonly built = new Map<string, BuiltRelease>();
+  private readonly records: RecordContext;
+
+  constructor(private readonly plan: Plan, private readonly opts: ExecuteOptions) {
+    this.config = opts.desired.config;
+    this.paths = opts.paths;
+    this.log = opts.log ?? (() => undefined);
+    this.faults = opts.faults ?? faultSwitch();
+    this.driverFor = opts.driverFor ?? ((rt: Runtime) => drivers[rt]());
+    this.byId = new Map(plan.actions.map((a) => [a.id, a]));
+    this.builds = new PQueue({ concurrency: opts.buildConcurrency ?? 1 });
+    this.instances = new PQueue({ concurrency: Math.max(1, this.config.agent.concurrency) });
+    this.records = { paths: this.paths, updatedBy: opts.updatedBy, log: this.log, ...(opts.historyReason ? { historyReason: opts.historyReason } : {}) };
+  }
+
+  async run(): Promise<ExecuteReport> {
+    const { plan, opts } = this;
+    // Instances without actions whose status.json says otherwise than their plan: write the planned record.
+    for (const ip of plan.instances) {
+      if ((opts.only && !opts.only.has(ip.name)) || ip.actions.length > 0 || !ip.record?.done) continue;
+      await withInstanceLock(this.paths, ip.name, async () => {
+        const view = await this.viewOf(ip);
+        if (view.ip.actions.length === 0 && view.ip.record?.done) writeRecord(this.records, ip.name, view.ip.record.done);
+      }, this.lockOptions(ip.name));
+    }
+    const selected = plan.instances.filter((ip) => ip.actions.length > 0 && (!opts.only || opts.only.has(ip.name)));
+    const outcomes = await Promise.all(selected.map((ip) => this.instances.add(() => this.runInstance(ip), { throwOnTimeout: true })));
+    for (const rt of this.usedRuntimes) {
+      const driver = await this.driverFor(rt);
+      await driver.flush?.({ config: this.config, paths: this.paths, ...this.signal() });
+    }
+    return { instances: outcomes };
+  }
+
+  private signal(): { signal?: AbortSignal } {
+    return this.opts.signal ? { signal: this.opts.signal } : {};
+  }
+
+  private lockOptions(name: string) {
+    const log = this.log;
+    return {
+      ...this.signal(), purpose: `tend reconcile ${name}`,
+      onWait: (owner: LockOwner | undefined) => log('info', `${name}: waiting for ${describeOwner(owner)}`, { instance: name }),
+      onStale: (owner: LockOwner | undefined) => log('warn', `${name}: took over the lock left by ${describeOwner(owner)}`, { instance: name }),
+    };
+  }
 
   /** Runs a build action once per run, however many instances (and plans made again) wait for it. */
-  const build = (action: BuildAction): Promise<void> => {
-    let run = buildRuns.get(action.id);
+  private build(action: BuildAction): Promise<void> {
+    let run = this.buildRuns.get(action.id);
     if (!run) {
-      run = builds.add(() => buildOnce(action), { throwOnTimeout: true });
-      buildRuns.set(action.id, run);
+      run = this.builds.add(() => this.buildOnce(action), { throwOnTimeout: true });
+      this.buildRuns.set(action.id, run);
     }
     return run;
-  };
-  const buildOnce = async (action: BuildAction): Promise<void> => {
+  }
+
+  private async buildOnce(action: BuildAction): Promise<void> {
     const { id, version, commit } = action;
+    const { opts, log } = this;
     if (!commit) throw new Error(`cannot build ${version}: its commit is unresolved`);
     log('info', `building ${version}`, { action: id });
     const started = Date.now();
     const r = await buildRelease({
-      paths, config, version, commit, ...(opts.signal ? { signal: opts.signal } : {}),
+      paths: this.paths, config: this.config, version, commit, ...this.signal(),
       log: (level, message) => log(level, message, { action: id }),
     }).catch((err: unknown) => {
       opts.onBuild?.(version, Date.now() - started, false);
@@ -140,155 +184,145 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
     });
     // Reused: another process built it while this one waited for the version's build lock.
     if (r.outcome !== 'reused') opts.onBuild?.(version, Date.now() - started, true);
-    built.set(version, { version, commit, valid: true, ...(r.manifest.image?.id ? { imageId: r.manifest.image.id } : {}) });
-    faults.afterAction(action);
-  };
+    this.built.set(version, { version, commit, valid: true, ...(r.manifest.image?.id ? { imageId: r.manifest.image.id } : {}) });
+    this.faults.afterAction(action);
+  }
 
   /** The release a runtime action names (version and commit from the plan; where it is, from this run or the observation). */
-  const releaseOf = (action: RuntimeAction, view: InstanceView): ApplyContext['release'] => {
+  private releaseOf(action: RuntimeAction, view: InstanceView): ApplyContext['release'] {
     const version = action.version;
     if (!version) return undefined;
-    const release = built.get(version) ?? view.releases.built[version];
+    const release = this.built.get(version) ?? view.releases.built[version];
     return {
       version, commit: action.commit ?? 'unresolved', valid: release?.valid ?? true,
-      ...(release?.imageId ? { imageId: release.imageId } : {}), dir: join(paths.releases, version),
+      ...(release?.imageId ? { imageId: release.imageId } : {}), dir: join(this.paths.releases, version),
     };
-  };
+  }
 
-  const applyRuntime = async (action: RuntimeAction, view: InstanceView): Promise<void> => {
-    usedRuntimes.add(action.runtime);
-    const driver = await driverFor(action.runtime);
-    const spec = specOf(opts.desired, action, view.states);
-    const release = releaseOf(action, view);
-    await driver.apply(action, {
-      config, paths, ...(spec ? { spec } : {}), ...(release ? { release } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-  };
+  private async applyRuntime(action: RuntimeAction, view: InstanceView): Promise<void> {
+    this.usedRuntimes.add(action.runtime);
+    const driver = await this.driverFor(action.runtime);
+    const spec = specOf(this.opts.desired, action, view.states);
+    const release = this.releaseOf(action, view);
+    await driver.apply(action, { config: this.config, paths: this.paths, ...(spec ? { spec } : {}), ...(release ? { release } : {}), ...this.signal() });
+  }
 
   /** The spec a chain action needs (write-config renders it, verify-health checks against it). */
-  const needSpec = (action: ChainAction, view: InstanceView): InstanceSpec => {
-    const spec = specOf(opts.desired, action, view.states);
+  private needSpec(action: ChainAction, view: InstanceView): InstanceSpec {
+    const spec = specOf(this.opts.desired, action, view.states);
     if (!spec) throw new Error(`${action.id}: no spec for ${action.instance} (its desired file is not valid)`);
     return spec;
-  };
+  }
 
   /** Carries one action out: one case per kind, and adding a kind without one does not compile. */
-  const runAction = async (action: Action, view: InstanceView, mark: OutputMark): Promise<void> => {
+  private async runAction(action: Action, view: InstanceView, mark: OutputMark): Promise<void> {
     switch (action.type) {
       case 'build-release':
-        return build(action);
+        return this.build(action);
       case 'orphan':
         return;
       case 'write-config':
-        writeInstanceConfig(paths, config, action.instance, needSpec(action, view), action.runtime, action.version);
+        writeInstanceConfig(this.paths, this.config, action.instance, this.needSpec(action, view), action.runtime, action.version);
         return;
-      case 'verify-health':
-        return verifyHealth(action, needSpec(action, view), await driverFor(action.runtime), { config, paths, ...(opts.signal ? { signal: opts.signal } : {}) }, log, mark);
+      case 'verify-health': {
+        const driver = await this.driverFor(action.runtime);
+        return verifyHealth(action, this.needSpec(action, view), driver, { config: this.config, paths: this.paths, ...this.signal() }, this.log, mark);
+      }
       case 'load-image': case 'write-unit': case 'create-container': case 'create-session':
       case 'start': case 'stop': case 'restart': case 'delete':
-        return applyRuntime(action, view);
+        return this.applyRuntime(action, view);
       default: {
         const unknown: never = action;
         throw new Error(`unknown action ${JSON.stringify(unknown)}`);
       }
     }
-  };
+  }
 
   /** The instance's plan as this run made it, or made again now that its lock is held (another process may have acted meanwhile). */
-  const viewOf = async (ip: InstancePlan): Promise<InstanceView> => {
-    const first: InstanceView = { ip, byId, states: opts.states, releases: opts.releases };
-    if (!opts.refresh) return first;
-    const again = await opts.refresh(ip.name);
+  private async viewOf(ip: InstancePlan): Promise<InstanceView> {
+    const first: InstanceView = { ip, byId: this.byId, states: this.opts.states, releases: this.opts.releases };
+    if (!this.opts.refresh) return first;
+    const again = await this.opts.refresh(ip.name);
     const fresh = again.plan.instances.find((i) => i.name === ip.name && i.change !== 'orphan');
     if (!fresh) return { ...first, ip: { ...ip, change: 'unchanged', actions: [], reason: 'nothing of it is left to act on' } };
     return { ip: fresh, byId: new Map(again.plan.actions.map((a) => [a.id, a])), states: again.states, releases: again.releases };
-  };
+  }
 
   /** Waits for what the action needs first (its build) and the planned backoff; records the crash it recovers from. */
-  const before = async (action: ChainAction, view: InstanceView): Promise<void> => {
+  private async before(action: ChainAction, view: InstanceView): Promise<void> {
     for (const dep of action.dependsOn) {
       const first = view.byId.get(dep);
-      if (first?.type === 'build-release') await build(first);
+      if (first?.type === 'build-release') await this.build(first);
     }
-    opts.signal?.throwIfAborted();
+    this.opts.signal?.throwIfAborted();
     if (action.type === 'write-config' || action.type === 'verify-health') return;
-    if (action.notBefore) await sleepUntil(Date.parse(action.notBefore), opts.signal);
+    if (action.notBefore) await sleepUntil(Date.parse(action.notBefore), this.opts.signal);
     if (action.crash && view.ip.record) {
-      const file = statusPath(paths.instances, action.instance);
+      const file = statusPath(this.paths.instances, action.instance);
       const crashes = [...(readStatus(file).status?.crashes ?? []), { at: new Date().toISOString(), ...action.crash }].slice(-10);
       updateStatus(file, { crashes, message: action.reason });
     }
-  };
+  }
 
-  const runChain = async (view: InstanceView, chain: ChainAction[], outcome: InstanceOutcome, lock: Lock | undefined): Promise<InstanceOutcome> => {
-    const { ip } = view;
-    const name = ip.name;
-    if (ip.record?.start) writeRecord(records, name, ip.record.start);
-    const mark = markOutput(paths, name);
-    let spec: InstanceSpec | undefined;
-    for (const action of chain) {
-      await before(action, view);
-      try {
-        if (log.debug) log('debug', `${name}: ${action.type} starting`, { instance: name, action: action.id });
-        if (action.type === 'write-config') spec = needSpec(action, view);
-        await runAction(action, view, mark);
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        if (err instanceof HealthFailure && action.type === 'verify-health') {
-          if (action.onUnhealthy) writeRecord(records, name, action.onUnhealthy, undefined, reason);
-          if (lock) opts.keepLocks?.set(name, lock);
-          return { ...outcome, result: 'unhealthy' as const, reason };
-        }
-        if (opts.signal?.aborted) throw err;
-        log('error', `${name}: ${action.type} failed: ${reason}`, { instance: name, action: action.id });
-        if (ip.record) updateStatus(statusPath(paths.instances, name), { phase: 'Failed', message: `${action.type} failed: ${reason}` });
-        return { ...outcome, result: 'failed' as const, reason: `${action.type} failed: ${reason}` };
-      }
-      outcome.done.push(action.type);
-      faults.afterAction(action);
-    }
-    const applied = { spec: spec ?? specOf(opts.desired, chain[0]!, view.states), envDigest: view.states[name]?.env.digest ?? '' };
-    if (ip.record?.done) writeRecord(records, name, ip.record.done, applied);
-    return outcome;
-  };
-
-  const runInstance = async (planned: InstancePlan): Promise<InstanceOutcome> => {
+  private async runInstance(planned: InstancePlan): Promise<InstanceOutcome> {
     const name = planned.name;
-    return withInstanceLock(paths, name, async (lock) => {
-      const view = await viewOf(planned);
+    return withInstanceLock(this.paths, name, async (lock) => {
+      const view = await this.viewOf(planned);
       const { ip } = view;
       const chain = ip.actions.map((id) => view.byId.get(id)!).filter((a): a is ChainAction => a.type !== 'orphan' && a.type !== 'build-release');
       const outcome: InstanceOutcome = {
         name, change: ip.change, result: 'ok', done: [], fromApplied: chain.some((a) => a.from === 'applied'),
-        ...(ip.version ? { version: ip.version } : {}), ...(opts.refresh ? { plan: ip } : {}),
+        ...(ip.version ? { version: ip.version } : {}), ...(this.opts.refresh ? { plan: ip } : {}),
       };
       if (chain.length === 0) {
-        log('info', `${name}: nothing left to do once its lock was free (${ip.reason})`, { instance: name });
-        if (ip.record?.done) writeRecord(records, name, ip.record.done);
+        this.log('info', `${name}: nothing left to do once its lock was free (${ip.reason})`, { instance: name });
+        if (ip.record?.done) writeRecord(this.records, name, ip.record.done);
         return outcome;
       }
-      return runChain(view, chain, outcome, lock);
+      return this.runChain(view, chain, outcome, lock);
     }, {
-      ...lockOptions(name),
+      ...this.lockOptions(name),
       // An unhealthy instance stays locked until the caller has carried out its follow-up (the rollback).
-      keep: (o) => o.result === 'unhealthy' && opts.keepLocks?.has(name) === true,
+      keep: (o) => o.result === 'unhealthy' && this.opts.keepLocks?.has(name) === true,
     });
-  };
-
-  // Instances without actions whose status.json says otherwise than their plan: write the planned record.
-  for (const ip of plan.instances) {
-    if ((opts.only && !opts.only.has(ip.name)) || ip.actions.length > 0 || !ip.record?.done) continue;
-    await withInstanceLock(paths, ip.name, async () => {
-      const view = await viewOf(ip);
-      if (view.ip.actions.length === 0 && view.ip.record?.done) writeRecord(records, ip.name, view.ip.record.done);
-    }, lockOptions(ip.name));
   }
 
-  const selected = plan.instances.filter((ip) => ip.actions.length > 0 && (!opts.only || opts.only.has(ip.name)));
-  const outcomes = await Promise.all(selected.map((ip) => instancesQueue.add(() => runInstance(ip), { throwOnTimeout: true })));
-  for (const rt of usedRuntimes) {
-    const driver = await driverFor(rt);
-    await driver.flush?.({ config, paths, ...(opts.signal ? { signal: opts.signal } : {}) });
+  /** Carries out one instance's chain, writing the records its plan names as it starts, ends or fails health. */
+  private async runChain(view: InstanceView, chain: ChainAction[], outcome: InstanceOutcome, lock: Lock | undefined): Promise<InstanceOutcome> {
+    const { ip } = view;
+    const name = ip.name;
+    if (ip.record?.start) writeRecord(this.records, name, ip.record.start);
+    const mark = markOutput(this.paths, name);
+    let spec: InstanceSpec | undefined;
+    for (const action of chain) {
+      await this.before(action, view);
+      try {
+        if (this.log.debug) this.log('debug', `${name}: ${action.type} starting`, { instance: name, action: action.id });
+        if (action.type === 'write-config') spec = this.needSpec(action, view);
+        await this.runAction(action, view, mark);
+      } catch (err) {
+        return this.failed(view, action, err, outcome, lock);
+      }
+      outcome.done.push(action.type);
+      this.faults.afterAction(action);
+    }
+    const applied = { spec: spec ?? specOf(this.opts.desired, chain[0]!, view.states), envDigest: view.states[name]?.env.digest ?? '' };
+    if (ip.record?.done) writeRecord(this.records, name, ip.record.done, applied);
+    return outcome;
   }
-  return { instances: outcomes };
+
+  /** An action threw: a failed health check writes the plan's failure branch (and keeps the lock); anything else is Failed. */
+  private failed(view: InstanceView, action: ChainAction, err: unknown, outcome: InstanceOutcome, lock: Lock | undefined): InstanceOutcome {
+    const name = view.ip.name;
+    const reason = err instanceof Error ? err.message : String(err);
+    if (err instanceof HealthFailure && action.type === 'verify-health') {
+      if (action.onUnhealthy) writeRecord(this.records, name, action.onUnhealthy, undefined, reason);
+      if (lock) this.opts.keepLocks?.set(name, lock);
+      return { ...outcome, result: 'unhealthy', reason };
+    }
+    if (this.opts.signal?.aborted) throw err;
+    this.log('error', `${name}: ${action.type} failed: ${reason}`, { instance: name, action: action.id });
+    if (view.ip.record) updateStatus(statusPath(this.paths.instances, name), { phase: 'Failed', message: `${action.type} failed: ${reason}` });
+    return { ...outcome, result: 'failed', reason: `${action.type} failed: ${reason}` };
+  }
 }

@@ -71,12 +71,14 @@ export type LifecycleActionType = 'start' | 'stop' | 'restart' | 'delete';
  * (`Record<RuntimeActionType<R>, ...>` in drivers/dispatch.ts), so a runtime added here without a
  * handler, or a handler missing for one of these, does not compile.
  */
-export interface RuntimeVerbs {
+export type RuntimeVerbs = EveryRuntime<{
   systemd: 'write-unit';
   launchd: 'write-unit';
   docker: 'load-image' | 'create-container';
   tmux: 'create-session';
-}
+}>;
+/** A table with an entry for every runtime (a runtime added to `Runtime` without one does not compile). */
+type EveryRuntime<T extends Record<Runtime, string>> = T;
 
 /** The action types the driver of runtime `R` carries out. */
 export type RuntimeActionType<R extends Runtime = Runtime> = LifecycleActionType | RuntimeVerbs[R];
