@@ -1,24 +1,9 @@
-// ESLint flat config: TypeScript rules plus the purity fence around src/planner.
+// ESLint flat config: TypeScript rules, and only cli/ prints or exits. The import structure (layers,
+// no cycles, a pure planner) is held by dependency-cruiser: .dependency-cruiser.cjs, run by `npm run lint`.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-export const plannerPurity = {
-  paths: [
-    { name: 'node:fs', message: 'The planner is pure: observation belongs in src/observe.' },
-    { name: 'fs', message: 'The planner is pure: observation belongs in src/observe.' },
-    { name: 'node:fs/promises', message: 'The planner is pure: observation belongs in src/observe.' },
-    { name: 'fs/promises', message: 'The planner is pure: observation belongs in src/observe.' },
-    { name: 'node:child_process', message: 'The planner is pure: no processes.' },
-    { name: 'child_process', message: 'The planner is pure: no processes.' },
-    { name: 'execa', message: 'The planner is pure: no processes.' },
-    { name: 'dockerode', message: 'The planner is pure: drivers observe, the planner decides.' },
-    { name: 'simple-git', message: 'The planner is pure: tag resolution is observation.' },
-  ],
-  patterns: [
-    { group: ['**/drivers/**', '!**/drivers/types.js', '!**/drivers/compare.js', '!**/drivers/compare-rules.js', '!**/drivers/*/compare.js'], message: 'The planner may use driver types and the pure compare registry only, never drivers.' },
-    { group: ['**/observe/**', '**/executor/**'], message: 'The planner is pure.' },
-  ],
-};
+const onlyCliPrints = 'Only src/cli/ prints or exits: return data, take a Log, or throw.';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-bench/**', 'node_modules/**', 'coverage/**', 'test/fixtures/oubliette/**'] },
@@ -31,7 +16,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/planner/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', plannerPurity] },
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-console': ['error'],
+      'no-restricted-properties': ['error',
+        { object: 'process', property: 'exit', message: onlyCliPrints },
+        { object: 'process', property: 'exitCode', message: onlyCliPrints },
+        { object: 'process', property: 'stdout', message: onlyCliPrints },
+        { object: 'process', property: 'stderr', message: onlyCliPrints },
+      ],
+    },
   },
 );

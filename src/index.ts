@@ -11,9 +11,9 @@ export { plan, type PlanOptions } from './planner/plan.js';
 /** One reconcile as `tend reconcile` runs it: observe, plan, execute, and a follow-up round after a failed health check (rollback, hold). */
 export { reconcile, type ReconcileOptions, type ReconcileResult, type ReconcileExit } from './executor/reconcile.js';
 export type { Log, LogLevel, InstanceOutcome, InstanceResult } from './executor/execute.js';
-export { specHash } from './planner/hash.js';
+export { specHash } from './shared/hash.js';
 export { renderPlanText, renderPlanJson } from './views/plan-text.js';
-export { formatDiagnostic } from './views/diagnostics.js';
+export { formatDiagnostic } from './shared/diagnostic-text.js';
 export { buildRelease, BuildError } from './release/build.js';
 export { validateRelease } from './release/validate.js';
 export { loadReleaseImage } from './release/image.js';

@@ -15,7 +15,7 @@ import { lingerWarning } from '../src/drivers/systemd/observe.js';
 import { unitDirOf } from '../src/drivers/systemd/unit.js';
 import { parsePlist, type PlistValue } from '../src/drivers/launchd/plist.js';
 import type { TendConfig } from '../src/model/types.js';
-import { tryAcquireLock } from '../src/release/lock.js';
+import { tryAcquireLock } from '../src/fs/lock.js';
 import { loadConfig } from '../src/spec/config.js';
 import { backendGate, removeUserUnits, systemdUserEnv, userctl } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadRoot } from '../src/cli/load.js';
-import { specHash } from '../src/planner/hash.js';
+import { specHash } from '../src/shared/hash.js';
 import { autoRuntime, systemdProbePath } from '../src/spec/auto-runtime.js';
 import { loadConfig } from '../src/spec/config.js';
 import { loadDesired } from '../src/spec/desired.js';

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/spec/config.js';
 import { clearDesiredCache, desiredCacheStats, loadDesired } from '../src/spec/desired.js';
-import { clearTagCache, resolveVersions, tagCacheOptions, tagCacheStats } from '../src/observe/tags.js';
+import { clearTagCache, resolveVersions, tagCacheOptions, tagCacheStats } from '../src/release/tags.js';
 import { REPO } from './helpers/cli.js';
 import { useScratch } from './helpers/scratch.js';
 

@@ -52,12 +52,12 @@ describe('golden plan for examples/', () => {
     });
   }
 
-  it('JSON plan matches schemas/plan.schema.json and carries formatVersion 1', async () => {
+  it('JSON plan matches schemas/plan.schema.json and carries formatVersion 2', async () => {
     const r = await tend(['reconcile', '--dry-run', '--json', '-C', EXAMPLES, '--observed', SNAPSHOT]);
     const plan = JSON.parse(r.stdout) as { formatVersion: number; summary: { create: number }; actions: { id: string; dependsOn: string[] }[] };
     const validate = validators().plan;
     expect(validate(plan), JSON.stringify(validate.errors)).toBe(true);
-    expect(plan.formatVersion).toBe(1);
+    expect(plan.formatVersion).toBe(2);
     expect(plan.summary.create).toBe(3);
     // Actions come in an order that respects dependsOn.
     const seen = new Set<string>();

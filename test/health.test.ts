@@ -5,7 +5,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectHost, healthTarget, isAbortError, livenessOf, waitHealthy, type HealthTarget } from '../src/health/index.js';
-import { pidAlive } from '../src/release/lock.js';
+import { pidAlive } from '../src/fs/lock.js';
 import { useScratch } from './helpers/scratch.js';
 
 const scratch = useScratch();
@@ -71,7 +71,7 @@ describe('HTTP', () => {
 
   it('a request that hangs fails its try after the per-try timeout', async () => {
     const port = await listen(http(() => undefined));
-    const r = await waitHealthy({ interval: '20ms', timeout: '400ms', port, address: 'localhost' }, { tryTimeoutMs: 100 });
+    const r = await waitHealthy({ http: '/health', interval: '20ms', timeout: '400ms', port, address: 'localhost' }, { tryTimeoutMs: 100 });
     expect(r).toMatchObject({ healthy: false, reason: `Health check timeout after 400ms: no answer from http://localhost:${port}/health within 100ms` });
     expect(r.tries).toBeGreaterThanOrEqual(2);
   });

@@ -3,10 +3,11 @@ import { mkdirSync, writeFileSync, cpSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveVersions } from '../src/observe/tags.js';
-import { readInstanceState, parseEnvFile } from '../src/observe/instances.js';
+import { resolveVersions } from '../src/release/tags.js';
+import { readInstanceState } from '../src/observe/instances.js';
+import { parseEnvFile } from '../src/shared/env-parse.js';
 import { readBuiltReleases } from '../src/observe/releases.js';
-import { latestTag } from '../src/release/semver.js';
+import { latestTag } from '../src/shared/semver.js';
 import { buildOnce, REPO, tend } from './helpers/cli.js';
 import { useScratch } from './helpers/scratch.js';
 

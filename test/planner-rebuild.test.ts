@@ -3,7 +3,8 @@
 // restart, and the upkeep of a rollback target. A running instance, a stop, or a source that cannot be read
 // plans no build.
 import { describe, expect, it } from 'vitest';
-import type { ActionType, Change, InstanceState, Plan } from '../src/model/types.js';
+import type { InstanceState } from '../src/model/types.js';
+import type { ActionType, Change, Plan } from '../src/model/plan.js';
 import { plan } from '../src/planner/plan.js';
 import {
   C0, C1, actionTypesOf, appliedSpec, built, config, desired, hashOf, instanceState, observed, releases, resolved, upToDateItem,

@@ -10,7 +10,7 @@ import { sha256File } from '../src/release/files.js';
 import { loadReleaseImage } from '../src/release/image.js';
 import { validateRelease } from '../src/release/validate.js';
 import { readBuiltReleases } from '../src/observe/releases.js';
-import { resolveVersions } from '../src/observe/tags.js';
+import { resolveVersions } from '../src/release/tags.js';
 import { decideRelease } from '../src/planner/release.js';
 import { backendGate } from './helpers/backends.js';
 import { buildOnce } from './helpers/cli.js';

@@ -4,6 +4,7 @@
 // changes). With rollout.autoRollback: false a failed update keeps running, held, phase Failed, exit 3.
 // Each case has a root, an app name and a tmux server of its own.
 import { randomBytes } from 'node:crypto';
+import { loose } from './helpers/planner-fixtures.js';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -63,7 +64,7 @@ async function tmuxRoot(tag: string) {
 
 type Root = Awaited<ReturnType<typeof tmuxRoot>>;
 const planOf = (r: ReconcileResult, name: string, n = 0) => r.plans[n]!.instances.find((i) => i.name === name)!;
-const actionsOf = (r: ReconcileResult, name: string, n = 0) => r.plans[n]!.actions.filter((a) => a.instance === name);
+const actionsOf = (r: ReconcileResult, name: string, n = 0) => loose(r.plans[n]!.actions).filter((a) => a.instance === name);
 
 describe.skipIf(gate.skip)('a rolled-back instance whose process dies (tmux)', () => {
   let t: Root;

@@ -7,7 +7,7 @@ import { execa, type ResultPromise } from 'execa';
 import { describe, expect, it } from 'vitest';
 import type { HistoryEntry, StatusFile } from '../src/model/types.js';
 import { readInstanceState } from '../src/observe/instances.js';
-import { currentBootId, type LockOwner } from '../src/release/lock.js';
+import { currentBootId, type LockOwner } from '../src/fs/lock.js';
 import { appendHistory, historyPath, lastHealthy, readHistory, readHistoryFile } from '../src/state/history.js';
 import { instanceLockOwner, instanceLockPath, withInstanceLock } from '../src/state/lock.js';
 import { readStatus, statusPath, updateStatus, writeStatus } from '../src/state/status.js';

@@ -4,7 +4,8 @@
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import type { InstanceStates, ObservedItem, Plan, Runtime } from '../../src/model/types.js';
+import type { InstanceStates, ObservedItem, Runtime } from '../../src/model/types.js';
+import type { Plan } from '../../src/model/plan.js';
 import {
   C0, C1, appliedSpec, built, desired, instanceState, observed, releases, resolved, upToDateItem, validEntry, type ValidEntry,
 } from '../../test/helpers/planner-fixtures.js';

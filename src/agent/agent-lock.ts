@@ -1,7 +1,7 @@
 // One agent per deployment root: `instances/.agent.lock` holds its PID; a dead holder's lock is taken over.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeOwner, readLockOwner, tryAcquireLock, type Lock, type LockOwner } from '../release/lock.js';
+import { describeOwner, readLockOwner, tryAcquireLock, type Lock, type LockOwner } from '../fs/lock.js';
 import type { RootPaths } from '../spec/config.js';
 
 /** Dot-named, so it can never be an instance (names start with a letter or digit). */

@@ -3,17 +3,16 @@ import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { DesiredState, HistoryEntry, Observed, Runtime } from '../model/types.js';
-import { observeAll, observeRuntimes } from '../observe/index.js';
-import { plan as makePlan } from '../planner/plan.js';
-import { parseDuration } from '../release/duration.js';
-import type { Lock } from '../release/lock.js';
+import { observeRuntimes } from '../observe/index.js';
+import { parseDuration } from '../shared/duration.js';
+import type { Lock } from '../fs/lock.js';
 import { autoRuntime } from '../spec/auto-runtime.js';
 import { CONFIG_FILE, loadConfig, type RootPaths } from '../spec/config.js';
 import { loadDesired } from '../spec/desired.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
 import { rowsOf, type InstanceStatus } from '../status/index.js';
-import { formatDiagnostic } from '../views/diagnostics.js';
-import { reconcile, type ReconcileExit, type ReconcileResult } from '../executor/reconcile.js';
+import { formatDiagnostic } from '../shared/diagnostic-text.js';
+import { preview, reconcile, type ReconcileExit, type ReconcileResult } from '../executor/reconcile.js';
 import { acquireAgentLock } from './agent-lock.js';
 import { execLog } from './logger.js';
 import { Schedules } from './schedules.js';
@@ -156,18 +155,14 @@ export class Agent implements AgentView {
     let queued = 0;
     try {
       // Not kept for the status view: it lacks what status shows beyond a plan (Docker start times).
-      const obs = await observeAll(desired, this.paths);
+      const { observation: obs, plan: p } = await preview(desired, this.paths);
       this.noteBackends(desired, obs.observed);
-      const p = makePlan(desired, obs.observed, obs.releases, obs.instances, {});
       const byId = new Map(p.actions.map((a) => [a.id, a]));
       for (const ip of p.instances) {
         const actions = ip.actions.map((id) => byId.get(id)!).filter((a) => a.type !== 'orphan');
-        const state = obs.instances[ip.name];
-        const staleStatus = ip.change === 'unchanged' && state?.applied !== undefined
-          && (state.held !== undefined || (state.phase !== 'Ready' && state.phase !== 'Stopped'));
-        const degradedUnrecorded = ip.change === 'held' && ip.phase === 'Degraded' && state?.phase !== 'Degraded';
-        if (actions.length === 0 && !staleStatus && !degradedUnrecorded) continue;
-        const notBefore = Math.min(...actions.map((a) => (a.notBefore ? Date.parse(a.notBefore) : 0)));
+        // Work to do, or a status record the plan wants written (status says otherwise than the plan).
+        if (actions.length === 0 && !ip.record?.done) continue;
+        const notBefore = Math.min(...actions.map((a) => ('notBefore' in a && a.notBefore ? Date.parse(a.notBefore) : 0)));
         this.queue.enqueue(ip.name, Number.isFinite(notBefore) && notBefore > Date.now() ? { notBefore } : {});
         queued++;
       }

@@ -5,8 +5,8 @@ import { isatty } from 'node:tty';
 import { join } from 'node:path';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
-import type { Log } from '../executor/execute.js';
-import { parseEnvFile } from '../observe/instances.js';
+import type { Log } from '../shared/log.js';
+import { parseEnvFile } from '../shared/env-parse.js';
 
 export type { Logger } from 'pino';
 
@@ -102,7 +102,7 @@ export function scrubLine(line: string, secrets: Iterable<string>): string {
 }
 
 function isTTYDestination(dest: AgentLoggerOptions['destination']): boolean {
-  if (dest === undefined) return process.stdout.isTTY === true;
+  if (dest === undefined) return isatty(1);
   if (typeof dest === 'number') return isatty(dest);
   if (typeof dest === 'string') return false;
   return (dest as { isTTY?: boolean }).isTTY === true;

@@ -1,10 +1,10 @@
 // Puts the agent together: loop, status server, metrics, git pull, release prune and log caps on their schedules.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { parseDuration } from '../release/duration.js';
+import { parseDuration } from '../shared/duration.js';
 import { planPrune } from '../release/prune.js';
 import { pruneRelease } from '../release/remove.js';
-import { gatherReleaseUsage } from '../release/usage.js';
+import { gatherReleaseUsage } from '../ops/release-usage.js';
 import { CONFIG_FILE } from '../spec/config.js';
 import { Agent } from './agent.js';
 import { pullDesired, pullWarning } from './git-pull.js';

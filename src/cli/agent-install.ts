@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import { agentTarget, installAgent, uninstallAgent, type AgentInstallOptions, type AgentScope, type AgentTarget } from '../agent/install.js';
 import { loadConfig } from '../spec/config.js';
-import { renderDiagnostics } from '../views/diagnostics.js';
+import { renderDiagnostics } from '../shared/diagnostic-text.js';
 import type { GlobalOptions } from './load.js';
 
 interface InstallCliOptions {

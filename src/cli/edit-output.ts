@@ -3,9 +3,9 @@
 import type { Command } from 'commander';
 import type { EditResult, InstanceOutcomeSummary, Project } from '../ops/edit.js';
 import { OpsError } from '../ops/guard.js';
-import type { Log } from '../executor/execute.js';
+import type { Log } from '../shared/log.js';
 import type { ReconcileResult } from '../executor/reconcile.js';
-import { formatDiagnostic } from '../views/diagnostics.js';
+import { formatDiagnostic } from '../shared/diagnostic-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
 
 /** The deployment root (`-C DIR` or the working dir); throws OpsError listing tend.yaml's errors. */

@@ -1,13 +1,11 @@
 // `tend reconcile --dry-run`: observe, plan (pure), render the plan as text or JSON.
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { Plan } from '../model/types.js';
-import { observeAll } from '../observe/index.js';
-import { plan } from '../planner/plan.js';
-import { countErrors, renderDiagnostics } from '../views/diagnostics.js';
+import type { Plan } from '../model/plan.js';
+import { countErrors, renderDiagnostics } from '../shared/diagnostic-text.js';
 import { renderPlanJson, renderPlanText } from '../views/plan-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
-import { reconcile } from '../executor/reconcile.js';
+import { preview, reconcile } from '../executor/reconcile.js';
 import type { DesiredState } from '../model/types.js';
 import type { RootPaths } from '../spec/config.js';
 
@@ -64,7 +62,7 @@ export function registerReconcile(program: Command): void {
       }
       if (!root.desired) {
         if (opts.json) {
-          const p: Plan = { formatVersion: 1, app: '', summary: EMPTY_SUMMARY, instances: [], actions: [], diagnostics: root.diagnostics };
+          const p: Plan = { formatVersion: 2, app: '', summary: EMPTY_SUMMARY, instances: [], actions: [], diagnostics: root.diagnostics };
           process.stdout.write(renderPlanJson(p));
         } else {
           process.stderr.write(renderDiagnostics(root.diagnostics));
@@ -73,8 +71,7 @@ export function registerReconcile(program: Command): void {
         return;
       }
       const snapshot = opts.observed !== undefined ? resolve(process.cwd(), opts.observed) : undefined;
-      const obs = await observeAll(root.desired, root.paths, snapshot);
-      const result = plan(root.desired, obs.observed, obs.releases, obs.instances, { prune: opts.prune, force: opts.force });
+      const { plan: result } = await preview(root.desired, root.paths, { prune: opts.prune, force: opts.force, ...(snapshot ? { snapshot } : {}) });
       process.stdout.write(opts.json ? renderPlanJson(result) : renderPlanText(result));
       if (countErrors(result.diagnostics) > 0) process.exitCode = 1;
       else process.exitCode = opts.detailedExitcode && hasChanges(result) ? 2 : 0;
@@ -94,7 +91,7 @@ async function applyAndReport(desired: DesiredState, paths: RootPaths, opts: Rec
   const [first, followUp] = result.plans;
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({
-      formatVersion: 1, exitCode: result.exitCode, held: result.held, plan: first, ...(followUp ? { followUp } : {}), outcomes: result.outcomes,
+      formatVersion: 2, exitCode: result.exitCode, held: result.held, plan: first, ...(followUp ? { followUp } : {}), outcomes: result.outcomes,
     }, null, 2)}\n`);
     return result.exitCode;
   }

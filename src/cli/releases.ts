@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { resolveVersions } from '../observe/tags.js';
+import { resolveVersions } from '../release/tags.js';
 import { buildRelease, BuildError, type BuildResult } from '../release/build.js';
 import { compareNewestFirst } from '../release/prune.js';
 import { validateRelease } from '../release/validate.js';

@@ -11,7 +11,7 @@ import type { RootPaths } from '../spec/config.js';
 import { historyPath, readHistory } from '../state/history.js';
 import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
-import { renderDiagnostics } from '../views/diagnostics.js';
+import { renderDiagnostics } from '../shared/diagnostic-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
 
 interface Loaded {

@@ -1,7 +1,7 @@
 // `tend secret set <name> KEY [VALUE|-]` and `tend secret unset <name> KEY`: edits of instances/<name>/.env
 // followed by a reconcile of that instance. Values never appear in the output.
 import type { Command } from 'commander';
-import type { InstancePlan } from '../model/types.js';
+import type { InstancePlan } from '../model/plan.js';
 import { OpsError } from '../ops/guard.js';
 import { setSecret, unsetSecret, type SecretResult } from '../ops/secret.js';
 import { guarded, printOutcomes, printPlanProblems, projectOf, stderrLog } from './edit-output.js';

@@ -1,8 +1,8 @@
 // `tend validate`: load tend.yaml, every desired file and its instance's .env, print all diagnostics; exit 0 ok, 1 errors.
 import type { Command } from 'commander';
 import { readInstanceStates } from '../observe/instances.js';
-import { envProblemDiagnostics, sortDiagnostics } from '../planner/diagnostics.js';
-import { countErrors, renderDiagnostics } from '../views/diagnostics.js';
+import { envProblemDiagnostics, sortDiagnostics } from '../shared/diagnostics.js';
+import { countErrors, renderDiagnostics } from '../shared/diagnostic-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
 
 export function registerValidate(program: Command): void {

@@ -9,8 +9,9 @@ import { join, relative, sep } from 'node:path';
 import { stringify } from 'yaml';
 import type { TendConfig } from '../model/types.js';
 import { validators } from '../spec/schemas.js';
-import { customNetwork, instanceNameProblem, publishedPort, versionFromImage } from './match.js';
-import { activeRecords, readAdoptionRecords, writeAdoptionRecord } from './records.js';
+import { customNetwork, publishedPort, versionFromImage } from '../drivers/docker/discovery.js';
+import { instanceNameProblem } from '../spec/names.js';
+import { activeRecords, readAdoptionRecords, writeAdoptionRecord } from '../state/adopted.js';
 import type { Discovery, FoundContainer } from './scan.js';
 import { createFileExclusive } from '../fs/atomic.js';
 

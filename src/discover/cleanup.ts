@@ -8,7 +8,7 @@ import type { Log } from '../executor/execute.js';
 import { deleteInstance, InstanceRunsError, previewDelete } from '../ops/delete.js';
 import type { Project } from '../ops/edit.js';
 import { OpsError } from '../ops/guard.js';
-import { removeAdoptionRecord } from './records.js';
+import { removeAdoptionRecord } from '../state/adopted.js';
 import type { Discovery, FoundContainer } from './scan.js';
 
 /** An adopted instance whose container is gone, and what removing it would remove. */

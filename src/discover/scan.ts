@@ -4,8 +4,8 @@ import { connect, listContainers, type EngineOptions } from '../drivers/docker/e
 import { stateOf } from '../drivers/docker/observe.js';
 import {
   customNetwork, discoveryReason, exitCodeFromStatus, instanceNameFor, publishedPort, type ContainerSummary,
-} from './match.js';
-import { activeRecords, readAdoptionRecords, type AdoptionRecord } from './records.js';
+} from '../drivers/docker/discovery.js';
+import { activeRecords, readAdoptionRecords, type AdoptionRecord } from '../state/adopted.js';
 
 export interface FoundContainer {
   name: string;

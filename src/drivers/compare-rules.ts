@@ -1,6 +1,6 @@
 // Shared compare rules the drivers pick from.
 import type { Compare } from './types.js';
-import { onlyTendFields } from '../planner/diff.js';
+import { onlyTendFields } from '../shared/spec-diff.js';
 
 /**
  * The instance-directory layout generation the Docker and systemd drivers stamp on what they make

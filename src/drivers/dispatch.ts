@@ -1,13 +1,18 @@
-// One action to the driver function that carries it out; types a driver does not handle (the
-// executor's own, or another runtime's) are refused with the same words by every driver.
-import type { Action, ActionType, Runtime } from '../model/types.js';
+// One action to the driver function that carries it out. A driver passes a complete table for its
+// runtime (`Handlers<'docker'>` must name load-image, create-container, start, stop, restart and
+// delete), so an action type a driver does not handle is a compile error; at run time an action of
+// another runtime is refused with the same words by every driver.
+import type { Runtime } from '../model/types.js';
+import type { RuntimeAction, RuntimeActionType } from '../model/plan.js';
 
-export type Handlers = Partial<Record<ActionType, () => Promise<void>>>;
+export type Handlers<R extends Runtime> = Record<RuntimeActionType<R>, () => Promise<void>>;
 
 export class NotCarriedOut extends Error {}
 
-export async function dispatch(runtime: Runtime, action: Action, handlers: Handlers): Promise<void> {
-  const handler = handlers[action.type];
-  if (!handler) throw new NotCarriedOut(`the ${runtime} driver does not carry out ${action.type} (${action.id}); the executor handles it`);
+export async function dispatch<R extends Runtime>(runtime: R, action: RuntimeAction, handlers: Handlers<R>): Promise<void> {
+  const handler = Object.hasOwn(handlers, action.type) ? handlers[action.type as RuntimeActionType<R>] : undefined;
+  if (action.runtime !== runtime || !handler) {
+    throw new NotCarriedOut(`the ${runtime} driver does not carry out ${action.type} on ${action.runtime} (${action.id})`);
+  }
   return handler();
 }

@@ -2,9 +2,10 @@
 // working directory, plain env, the instance .env, and the log file.
 import { readOwnFile, UnsafeFileError } from '../fs/safe.js';
 import { join, resolve } from 'node:path';
-import type { Action, EnvProblem } from '../model/types.js';
-import { parseEnvFile } from '../observe/instances.js';
-import { canonicalJson, sha256 } from '../planner/hash.js';
+import type { EnvProblem } from '../model/types.js';
+import type { RuntimeAction } from '../model/plan.js';
+import { parseEnvFile } from '../shared/env-parse.js';
+import { canonicalJson, sha256 } from '../shared/hash.js';
 import type { ApplyContext } from './types.js';
 
 export interface LaunchSpec {
@@ -65,7 +66,7 @@ export function logFileOf(ctx: Pick<ApplyContext, 'paths'>, instance: string): s
 }
 
 /** Everything a driver needs to launch the action's instance; throws when the action lacks its spec or release. */
-export function launchSpec(action: Action, ctx: ApplyContext): LaunchSpec {
+export function launchSpec(action: RuntimeAction, ctx: ApplyContext): LaunchSpec {
   const { spec, release, config } = ctx;
   const instance = action.instance ?? spec?.name;
   if (!spec || !release || instance === undefined) {

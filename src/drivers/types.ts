@@ -1,7 +1,6 @@
 // The interface every runtime driver fills in (one folder per driver, registered in registry.ts).
-import type {
-  Action, BuiltRelease, Disruption, FieldChange, InstanceSpec, Runtime, RuntimeObservation, TendConfig,
-} from '../model/types.js';
+import type { BuiltRelease, InstanceSpec, Runtime, RuntimeObservation, TendConfig } from '../model/types.js';
+import type { Disruption, FieldChange, RuntimeAction } from '../model/plan.js';
 
 export interface DriverPaths {
   root: string;
@@ -43,7 +42,7 @@ export interface Driver {
    */
   observe(ctx: ObserveContext): Promise<RuntimeObservation>;
   /** Carry out one action of a plan. Idempotent: applying it twice leaves the same state. */
-  apply(action: Action, ctx: ApplyContext): Promise<void>;
+  apply(action: RuntimeAction, ctx: ApplyContext): Promise<void>;
   /**
    * Tells the runtime about a batch of applied changes at once (systemd: one daemon-reload for all
    * unit writes). The executor calls it after a batch; drivers that need nothing leave it out.

@@ -1,36 +1,33 @@
-// The executor: carries out a plan's actions and records what happened. It decides nothing — the
-// order (dependsOn), which spec an action uses (`from: applied` for rollbacks) and what to do after a
-// failed health check (the planner's next plan) all come from the plan.
+// The executor: carries out a plan's actions and writes the records the plan names. It decides
+// nothing — the order (dependsOn), which spec an action uses (`from: applied`), what status.json and
+// the history say when a chain starts, ends or fails its health check (`record`, `onUnhealthy`), and
+// what to do after a failed health check (the planner's next plan) all come from the plan.
 //
 // - Instances run at most `agent.concurrency` at once, one action at a time each, under the instance
 //   lock every tend process shares; builds run in their own queue (one at a time by default), once
 //   per release however many instances wait for it.
 // - With `refresh`, an instance is observed and planned again once its lock is taken: what another
 //   process did meanwhile is not done twice, and nothing left to do means nothing is done.
-// - A chain that ends healthy records the applied spec in status.json and one history line; a failed
-//   health check records the hold (quarantine) and a `failed` history line, and the instance is
-//   reported `unhealthy` so the caller re-plans it (rollback, or stop after a first start).
+// - One `switch` over the action kinds, ending in a `never` check: a kind without a case does not compile.
 import { join } from 'node:path';
 import PQueue from 'p-queue';
-import type {
-  Action, BuiltRelease, Change, DesiredState, HistoryReason, InstancePlan, InstanceStates, Plan, ReleaseCatalog, Runtime,
-} from '../model/types.js';
+import type { BuiltRelease, DesiredState, HistoryReason, InstanceSpec, InstanceStates, ReleaseCatalog, Runtime, TendConfig } from '../model/types.js';
+import type { Action, BuildAction, ChainAction, Change, InstancePlan, Plan, RuntimeAction } from '../model/plan.js';
 import { drivers } from '../drivers/registry.js';
 import type { ApplyContext, Driver } from '../drivers/types.js';
 import { writeInstanceConfig } from './write-config.js';
 import { buildRelease } from '../release/build.js';
 import type { RootPaths } from '../spec/config.js';
-import { describeOwner, type Lock, type LockOwner } from '../release/lock.js';
+import { describeOwner, type Lock, type LockOwner } from '../fs/lock.js';
 import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
 import { faultSwitch, type FaultSwitch } from './faults.js';
-import { recorder, specOf, type InstanceView } from './record.js';
+import { specOf, writeRecord, type RecordContext } from './record.js';
 import { markOutput, type OutputMark } from './exit-cause.js';
 import { HealthFailure, sleepUntil, verifyHealth } from './verify.js';
+import type { Log } from '../shared/log.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-/** `debug` lines (each action as it starts) go only to a Log that asks for them with `debug: true`. */
-export type Log = ((level: LogLevel, message: string, fields?: Record<string, unknown>) => void) & { debug?: boolean };
+export type { Log, LogLevel } from '../shared/log.js';
 
 export interface ExecuteOptions {
   desired: DesiredState;
@@ -86,191 +83,247 @@ export interface InstanceOutcome {
   fromApplied: boolean;
 }
 
+/** One instance's plan and what it was planned from: the run's plan, or the one made again under its lock. */
+export interface InstanceView {
+  ip: InstancePlan;
+  byId: ReadonlyMap<string, Action>;
+  states: InstanceStates;
+  releases: ReleaseCatalog;
+}
+
 export interface ExecuteReport {
   instances: InstanceOutcome[];
 }
 
 export async function execute(plan: Plan, opts: ExecuteOptions): Promise<ExecuteReport> {
-  const config = opts.desired.config;
-  const paths = opts.paths;
-  const log: Log = opts.log ?? (() => undefined);
-  const faults = opts.faults ?? faultSwitch();
-  const driverFor = opts.driverFor ?? ((rt: Runtime) => drivers[rt]());
-  const byId = new Map(plan.actions.map((a) => [a.id, a]));
-  const builds = new PQueue({ concurrency: opts.buildConcurrency ?? 1 });
-  const instancesQueue = new PQueue({ concurrency: Math.max(1, config.agent.concurrency) });
-  const buildRuns = new Map<string, Promise<void>>();
-  const usedRuntimes = new Set<Runtime>();
+  return new PlanRun(plan, opts).run();
+}
 
-  const built = new Map<string, BuiltRelease>();
-  const record = recorder({
-    desired: opts.desired, paths, updatedBy: opts.updatedBy, log, built,
-    ...(opts.historyReason ? { historyReason: opts.historyReason } : {}),
-  });
-  const lockOptions = (name: string) => ({
-    ...(opts.signal ? { signal: opts.signal } : {}), purpose: `tend reconcile ${name}`,
-    onWait: (owner: LockOwner | undefined) => log('info', `${name}: waiting for ${describeOwner(owner)}`, { instance: name }),
-    onStale: (owner: LockOwner | undefined) => log('warn', `${name}: took over the lock left by ${describeOwner(owner)}`, { instance: name }),
-  });
+/** One execution of a plan: its queues, the builds it ran, the runtimes it touched. */
+class PlanRun {
+  private readonly config: TendConfig;
+  private readonly paths: RootPaths;
+  private readonly log: Log;
+  private readonly faults: FaultSwitch;
+  private readonly driverFor: (runtime: Runtime) => Promise<Driver>;
+  private readonly byId: ReadonlyMap<string, Action>;
+  private readonly builds: PQueue;
+  private readonly instances: PQueue;
+  private readonly buildRuns = new Map<string, Promise<void>>();
+  private readonly usedRuntimes = new Set<Runtime>();
+  /** Releases built by this run (not yet in an observation made before the build). */
+  private readonly built = new Map<string, BuiltRelease>();
+  private readonly records: RecordContext;
+
+  constructor(private readonly plan: Plan, private readonly opts: ExecuteOptions) {
+    this.config = opts.desired.config;
+    this.paths = opts.paths;
+    this.log = opts.log ?? (() => undefined);
+    this.faults = opts.faults ?? faultSwitch();
+    this.driverFor = opts.driverFor ?? ((rt: Runtime) => drivers[rt]());
+    this.byId = new Map(plan.actions.map((a) => [a.id, a]));
+    this.builds = new PQueue({ concurrency: opts.buildConcurrency ?? 1 });
+    this.instances = new PQueue({ concurrency: Math.max(1, this.config.agent.concurrency) });
+    this.records = { paths: this.paths, updatedBy: opts.updatedBy, log: this.log, ...(opts.historyReason ? { historyReason: opts.historyReason } : {}) };
+  }
+
+  async run(): Promise<ExecuteReport> {
+    const { plan, opts } = this;
+    // Instances without actions whose status.json says otherwise than their plan: write the planned record.
+    for (const ip of plan.instances) {
+      if ((opts.only && !opts.only.has(ip.name)) || ip.actions.length > 0 || !ip.record?.done) continue;
+      await withInstanceLock(this.paths, ip.name, async () => {
+        const view = await this.viewOf(ip);
+        if (view.ip.actions.length === 0 && view.ip.record?.done) writeRecord(this.records, ip.name, view.ip.record.done);
+      }, this.lockOptions(ip.name));
+    }
+    const selected = plan.instances.filter((ip) => ip.actions.length > 0 && (!opts.only || opts.only.has(ip.name)));
+    const outcomes = await Promise.all(selected.map((ip) => this.instances.add(() => this.runInstance(ip), { throwOnTimeout: true })));
+    for (const rt of this.usedRuntimes) {
+      const driver = await this.driverFor(rt);
+      await driver.flush?.({ config: this.config, paths: this.paths, ...this.signal() });
+    }
+    return { instances: outcomes };
+  }
+
+  private signal(): { signal?: AbortSignal } {
+    return this.opts.signal ? { signal: this.opts.signal } : {};
+  }
+
+  private lockOptions(name: string) {
+    const log = this.log;
+    return {
+      ...this.signal(), purpose: `tend reconcile ${name}`,
+      onWait: (owner: LockOwner | undefined) => log('info', `${name}: waiting for ${describeOwner(owner)}`, { instance: name }),
+      onStale: (owner: LockOwner | undefined) => log('warn', `${name}: took over the lock left by ${describeOwner(owner)}`, { instance: name }),
+    };
+  }
 
   /** Runs a build action once per run, however many instances (and plans made again) wait for it. */
-  const build = (action: Action): Promise<void> => {
-    const id = action.id;
-    let run = buildRuns.get(id);
+  private build(action: BuildAction): Promise<void> {
+    let run = this.buildRuns.get(action.id);
     if (!run) {
-      run = builds.add(async () => {
-        if (!action.version || !action.commit) throw new Error(`cannot build ${action.version ?? '?'}: its commit is unresolved`);
-        log('info', `building ${action.version}`, { action: id });
-        const started = Date.now();
-        const r = await buildRelease({
-          paths, config, version: action.version, commit: action.commit,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          log: (level, message) => log(level, message, { action: id }),
-        }).catch((err: unknown) => {
-          opts.onBuild?.(action.version!, Date.now() - started, false);
-          throw err;
-        });
-        // Reused: another process built it while this one waited for the version's build lock.
-        if (r.outcome !== 'reused') opts.onBuild?.(action.version, Date.now() - started, true);
-        built.set(action.version, {
-          version: action.version, commit: action.commit, valid: true, ...(r.manifest.image?.id ? { imageId: r.manifest.image.id } : {}),
-        });
-        await faults.afterAction(action, opts.signal);
-      }, { throwOnTimeout: true });
-      buildRuns.set(id, run);
+      run = this.builds.add(() => this.buildOnce(action), { throwOnTimeout: true });
+      this.buildRuns.set(action.id, run);
     }
     return run;
-  };
+  }
 
+  private async buildOnce(action: BuildAction): Promise<void> {
+    const { id, version, commit } = action;
+    const { opts, log } = this;
+    if (!commit) throw new Error(`cannot build ${version}: its commit is unresolved`);
+    log('info', `building ${version}`, { action: id });
+    const started = Date.now();
+    const r = await buildRelease({
+      paths: this.paths, config: this.config, version, commit, ...this.signal(),
+      log: (level, message) => log(level, message, { action: id }),
+    }).catch((err: unknown) => {
+      opts.onBuild?.(version, Date.now() - started, false);
+      throw err;
+    });
+    // Reused: another process built it while this one waited for the version's build lock.
+    if (r.outcome !== 'reused') opts.onBuild?.(version, Date.now() - started, true);
+    this.built.set(version, { version, commit, valid: true, ...(r.manifest.image?.id ? { imageId: r.manifest.image.id } : {}) });
+    await this.faults.afterAction(action, this.opts.signal);
+  }
 
-  const releaseOf = (action: Action, view: InstanceView): ApplyContext['release'] => {
+  /** The release a runtime action names (version and commit from the plan; where it is, from this run or the observation). */
+  private releaseOf(action: RuntimeAction, view: InstanceView): ApplyContext['release'] {
     const version = action.version;
     if (!version) return undefined;
-    const release = built.get(version) ?? view.releases.built[version];
-    const commit = action.commit ?? release?.commit ?? (action.from === 'applied' ? view.states[action.instance!]?.applied?.commit : undefined);
+    const release = this.built.get(version) ?? view.releases.built[version];
     return {
-      version, commit: commit ?? 'unresolved', valid: release?.valid ?? true,
-      ...(release?.imageId ? { imageId: release.imageId } : {}),
-      dir: join(paths.releases, version),
+      version, commit: action.commit ?? 'unresolved', valid: release?.valid ?? true,
+      ...(release?.imageId ? { imageId: release.imageId } : {}), dir: join(this.paths.releases, version),
     };
-  };
+  }
 
-  /** Carries one action out. verify-health failures throw HealthFailure. */
-  const runAction = async (action: Action, view: InstanceView, mark: OutputMark): Promise<void> => {
-    const spec = specOf(opts.desired, action, view.states);
-    const name = action.instance!;
+  private async applyRuntime(action: RuntimeAction, view: InstanceView): Promise<void> {
+    this.usedRuntimes.add(action.runtime);
+    const driver = await this.driverFor(action.runtime);
+    const spec = specOf(this.opts.desired, action, view.states);
+    const release = this.releaseOf(action, view);
+    await driver.apply(action, { config: this.config, paths: this.paths, ...(spec ? { spec } : {}), ...(release ? { release } : {}), ...this.signal() });
+  }
+
+  /** The spec a chain action needs (write-config renders it, verify-health checks against it). */
+  private needSpec(action: ChainAction, view: InstanceView): InstanceSpec {
+    const spec = specOf(this.opts.desired, action, view.states);
+    if (!spec) throw new Error(`${action.id}: no spec for ${action.instance} (its desired file is not valid)`);
+    return spec;
+  }
+
+  /** Carries one action out: one case per kind, and adding a kind without one does not compile. */
+  private async runAction(action: Action, view: InstanceView, mark: OutputMark): Promise<void> {
     switch (action.type) {
       case 'build-release':
-        return build(action);
+        return this.build(action);
       case 'orphan':
         return;
-      case 'write-config': {
-        if (!spec) throw new Error(`${action.id}: no spec to render config.yaml from`);
-        writeInstanceConfig(paths, config, name, spec, action.runtime ?? spec.runtime as Runtime, action.version ?? '');
+      case 'write-config':
+        writeInstanceConfig(this.paths, this.config, action.instance, this.needSpec(action, view), action.runtime, action.version);
         return;
-      }
       case 'verify-health': {
-        if (!spec) throw new Error(`${action.id}: no spec to check health against`);
-        return verifyHealth(action, spec, await driverFor(action.runtime!), { config, paths, ...(opts.signal ? { signal: opts.signal } : {}) }, log, mark);
+        const driver = await this.driverFor(action.runtime);
+        return verifyHealth(action, this.needSpec(action, view), driver, { config: this.config, paths: this.paths, ...this.signal() }, this.log, mark);
       }
+      case 'load-image': case 'write-unit': case 'create-container': case 'create-session':
+      case 'start': case 'stop': case 'restart': case 'delete':
+        return this.applyRuntime(action, view);
       default: {
-        const runtime = action.runtime!;
-        usedRuntimes.add(runtime);
-        const driver = await driverFor(runtime);
-        const release = releaseOf(action, view);
-        await driver.apply(action, {
-          config, paths, ...(spec ? { spec } : {}), ...(release ? { release } : {}), ...(opts.signal ? { signal: opts.signal } : {}),
-        });
+        const unknown: never = action;
+        throw new Error(`unknown action ${JSON.stringify(unknown)}`);
       }
     }
-  };
+  }
 
   /** The instance's plan as this run made it, or made again now that its lock is held (another process may have acted meanwhile). */
-  const viewOf = async (ip: InstancePlan): Promise<InstanceView> => {
-    const first: InstanceView = { ip, byId, states: opts.states, releases: opts.releases };
-    if (!opts.refresh) return first;
-    const again = await opts.refresh(ip.name);
+  private async viewOf(ip: InstancePlan): Promise<InstanceView> {
+    const first: InstanceView = { ip, byId: this.byId, states: this.opts.states, releases: this.opts.releases };
+    if (!this.opts.refresh) return first;
+    const again = await this.opts.refresh(ip.name);
     const fresh = again.plan.instances.find((i) => i.name === ip.name && i.change !== 'orphan');
     if (!fresh) return { ...first, ip: { ...ip, change: 'unchanged', actions: [], reason: 'nothing of it is left to act on' } };
     return { ip: fresh, byId: new Map(again.plan.actions.map((a) => [a.id, a])), states: again.states, releases: again.releases };
-  };
+  }
 
-  const runInstance = async (planned: InstancePlan): Promise<InstanceOutcome> => {
+  /** Waits for what the action needs first (its build) and the planned backoff; records the crash it recovers from. */
+  private async before(action: ChainAction, view: InstanceView): Promise<void> {
+    for (const dep of action.dependsOn) {
+      const first = view.byId.get(dep);
+      if (first?.type === 'build-release') await this.build(first);
+    }
+    this.opts.signal?.throwIfAborted();
+    await this.faults.beforeAction?.(action, this.opts.signal);
+    if (action.type === 'write-config' || action.type === 'verify-health') return;
+    if (action.notBefore) await sleepUntil(Date.parse(action.notBefore), this.opts.signal);
+    if (action.crash && view.ip.record) {
+      const file = statusPath(this.paths.instances, action.instance);
+      const crashes = [...(readStatus(file).status?.crashes ?? []), { at: new Date().toISOString(), ...action.crash }].slice(-10);
+      updateStatus(file, { crashes, message: action.reason });
+    }
+  }
+
+  private async runInstance(planned: InstancePlan): Promise<InstanceOutcome> {
     const name = planned.name;
-    const file = statusPath(paths.instances, name);
-    const declared = opts.desired.entries.some((e) => e.name === name);
-    return withInstanceLock(paths, name, async (lock) => {
-      const view = await viewOf(planned);
+    return withInstanceLock(this.paths, name, async (lock) => {
+      const view = await this.viewOf(planned);
       const { ip } = view;
-      const chain = ip.actions.map((id) => view.byId.get(id)!).filter((a) => a.type !== 'orphan');
-      const fromApplied = chain.some((a) => a.from === 'applied');
+      const chain = ip.actions.map((id) => view.byId.get(id)!).filter((a): a is ChainAction => a.type !== 'orphan' && a.type !== 'build-release');
       const outcome: InstanceOutcome = {
-        name, change: ip.change, result: 'ok', done: [], fromApplied, ...(ip.version ? { version: ip.version } : {}), ...(opts.refresh ? { plan: ip } : {}),
+        name, change: ip.change, result: 'ok', done: [], fromApplied: chain.some((a) => a.from === 'applied'),
+        ...(ip.version ? { version: ip.version } : {}), ...(this.opts.refresh ? { plan: ip } : {}),
       };
       if (chain.length === 0) {
-        log('info', `${name}: nothing left to do once its lock was free (${ip.reason})`, { instance: name });
-        if (declared) record.settle(ip, view.states);
+        this.log('info', `${name}: nothing left to do once its lock was free (${ip.reason})`, { instance: name });
+        if (ip.record?.done) writeRecord(this.records, name, ip.record.done);
         return outcome;
       }
-      // Upkeep of a rollback target (`from: applied` but no rollback: a restart after it died) stays RolledBack meanwhile.
-      const upkeep = ip.change !== 'rollback' && chain.every((a) => a.from === 'applied');
-      if (declared) updateStatus(file, { phase: upkeep ? 'RolledBack' : 'Progressing', message: ip.reason, ...(ip.version ? { desiredVersion: ip.version } : {}) });
-      let verified = false;
-      const mark = markOutput(paths, name);
-      for (const action of chain) {
-        for (const dep of action.dependsOn) {
-          const before = view.byId.get(dep);
-          if (before?.type === 'build-release') await build(before);
-        }
-        opts.signal?.throwIfAborted();
-        await faults.beforeAction?.(action, opts.signal);
-        if (action.notBefore) await sleepUntil(Date.parse(action.notBefore), opts.signal);
-        if (action.crash && declared) {
-          const crashes = [...(readStatus(file).status?.crashes ?? []), { at: new Date().toISOString(), ...action.crash }].slice(-10);
-          updateStatus(file, { crashes, message: action.reason });
-        }
-        try {
-          if (log.debug) log('debug', `${name}: ${action.type} starting`, { instance: name, action: action.id });
-          await runAction(action, view, mark);
-        } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
-          if (err instanceof HealthFailure) {
-            record.unhealthy(ip, action, reason);
-            if (lock) opts.keepLocks?.set(name, lock);
-            return { ...outcome, result: 'unhealthy' as const, reason };
-          }
-          if (opts.signal?.aborted) throw err;
-          log('error', `${name}: ${action.type} failed: ${reason}`, { instance: name, action: action.id });
-          if (declared) updateStatus(file, { phase: 'Failed', message: `${action.type} failed: ${reason}` });
-          return { ...outcome, result: 'failed' as const, reason: `${action.type} failed: ${reason}` };
-        }
-        outcome.done.push(action.type);
-        if (action.type === 'verify-health') verified = true;
-        await faults.afterAction(action, opts.signal);
-      }
-      if (declared) record.done(view, chain, verified);
-      return outcome;
+      return this.runChain(view, chain, outcome, lock);
     }, {
-      ...lockOptions(name),
+      ...this.lockOptions(name),
       // An unhealthy instance stays locked until the caller has carried out its follow-up (the rollback).
-      keep: (o) => o.result === 'unhealthy' && opts.keepLocks?.has(name) === true,
+      keep: (o) => o.result === 'unhealthy' && this.opts.keepLocks?.has(name) === true,
     });
-  };
-
-  // Instances without actions whose status.json says otherwise than their plan: record the plan's phase.
-  for (const ip of plan.instances) {
-    if ((opts.only && !opts.only.has(ip.name)) || ip.actions.length > 0 || !record.unsettled(ip, opts.states)) continue;
-    await withInstanceLock(paths, ip.name, async () => {
-      const view = await viewOf(ip);
-      if (view.ip.actions.length === 0) record.settle(view.ip, view.states);
-    }, lockOptions(ip.name));
   }
 
-  const selected = plan.instances.filter((ip) => ip.actions.length > 0 && (!opts.only || opts.only.has(ip.name)));
-  const outcomes = await Promise.all(selected.map((ip) => instancesQueue.add(() => runInstance(ip), { throwOnTimeout: true })));
-  for (const rt of usedRuntimes) {
-    const driver = await driverFor(rt);
-    await driver.flush?.({ config, paths, ...(opts.signal ? { signal: opts.signal } : {}) });
+  /** Carries out one instance's chain, writing the records its plan names as it starts, ends or fails health. */
+  private async runChain(view: InstanceView, chain: ChainAction[], outcome: InstanceOutcome, lock: Lock | undefined): Promise<InstanceOutcome> {
+    const { ip } = view;
+    const name = ip.name;
+    if (ip.record?.start) writeRecord(this.records, name, ip.record.start);
+    const mark = markOutput(this.paths, name);
+    let spec: InstanceSpec | undefined;
+    for (const action of chain) {
+      await this.before(action, view);
+      try {
+        if (this.log.debug) this.log('debug', `${name}: ${action.type} starting`, { instance: name, action: action.id });
+        if (action.type === 'write-config') spec = this.needSpec(action, view);
+        await this.runAction(action, view, mark);
+      } catch (err) {
+        return this.failed(view, action, err, outcome, lock);
+      }
+      outcome.done.push(action.type);
+      await this.faults.afterAction(action, this.opts.signal);
+    }
+    const applied = { spec: spec ?? specOf(this.opts.desired, chain[0]!, view.states), envDigest: view.states[name]?.env.digest ?? '' };
+    if (ip.record?.done) writeRecord(this.records, name, ip.record.done, applied);
+    return outcome;
   }
-  return { instances: outcomes };
+
+  /** An action threw: a failed health check writes the plan's failure branch (and keeps the lock); anything else is Failed. */
+  private failed(view: InstanceView, action: ChainAction, err: unknown, outcome: InstanceOutcome, lock: Lock | undefined): InstanceOutcome {
+    const name = view.ip.name;
+    const reason = err instanceof Error ? err.message : String(err);
+    if (err instanceof HealthFailure && action.type === 'verify-health') {
+      if (action.onUnhealthy) writeRecord(this.records, name, action.onUnhealthy, undefined, reason);
+      if (lock) this.opts.keepLocks?.set(name, lock);
+      return { ...outcome, result: 'unhealthy', reason };
+    }
+    if (this.opts.signal?.aborted) throw err;
+    this.log('error', `${name}: ${action.type} failed: ${reason}`, { instance: name, action: action.id });
+    if (view.ip.record) updateStatus(statusPath(this.paths.instances, name), { phase: 'Failed', message: `${action.type} failed: ${reason}` });
+    return { ...outcome, result: 'failed', reason: `${action.type} failed: ${reason}` };
+  }
 }

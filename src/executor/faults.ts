@@ -5,6 +5,8 @@
 // it completes) until the run is cancelled (the agent's cancel when a desired file changes) or the process
 // is killed: an interrupted update, staged at a known point. Off unless the variable is set.
 
+/* eslint-disable no-restricted-properties -- a test-only switch: its line must reach stderr before SIGKILL or a pause */
+
 export interface FaultSwitch {
   /** Called after every completed action; never returns when the fault fires (a pause resolves only by throwing when `signal` aborts). */
   afterAction(action: { id: string; type: string }, signal?: AbortSignal): void | Promise<void>;

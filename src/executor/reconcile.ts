@@ -4,18 +4,35 @@
 // Each instance is planned again once its lock is taken (another process may have acted first), and
 // an instance whose health check failed stays locked until its follow-up is done.
 import { hostname, userInfo } from 'node:os';
-import type { DesiredState, HistoryReason, InstancePlan, Plan } from '../model/types.js';
+import type { DesiredState, HistoryReason } from '../model/types.js';
+import type { InstancePlan, Plan } from '../model/plan.js';
 import { observeAll, observeInstance, type Observation } from '../observe/index.js';
 import { plan as makePlan, type PlanOptions } from '../planner/plan.js';
-import type { Lock } from '../release/lock.js';
+import type { Lock } from '../fs/lock.js';
 import type { RootPaths } from '../spec/config.js';
 import { withLocksHeld } from '../state/lock.js';
 import { execute, type InstanceOutcome, type Log, type Refreshed } from './execute.js';
 import { faultSwitch, type FaultSwitch } from './faults.js';
 
+/** What a plan is made with: the planner's options, and a saved observation instead of this host's (`--observed`). */
+export interface PreviewOptions extends PlanOptions {
+  snapshot?: string;
+}
+
+/** Observes and plans: the first half of every reconcile, and all of a dry run or the agent's resync. */
+export async function preview(desired: DesiredState, paths: RootPaths, opts: PreviewOptions = {}): Promise<{ observation: Observation; plan: Plan }> {
+  const observation = await observeAll(desired, paths, opts.snapshot);
+  const { snapshot: _snapshot, ...planOpts } = opts;
+  return { observation, plan: makePlan(desired, observation.observed, observation.releases, observation.instances, planOpts) };
+}
+
 export interface ReconcileOptions {
   prune?: boolean;
   force?: boolean;
+  /** Instances whose removal was asked for (`tend delete`): see PlanOptions.remove. */
+  remove?: ReadonlySet<string>;
+  /** Told the first plan and what it was made from before anything is done; throwing stops the reconcile. */
+  onPlan?: (plan: Plan, observation: Observation) => void | Promise<void>;
   signal?: AbortSignal;
   log?: Log;
   /** Default `user@host`. */
@@ -55,7 +72,7 @@ export function defaultUpdatedBy(): string {
 }
 
 export async function reconcile(desired: DesiredState, paths: RootPaths, opts: ReconcileOptions = {}): Promise<ReconcileResult> {
-  const planOpts = { prune: opts.prune ?? false, force: opts.force ?? false };
+  const planOpts: PlanOptions = { prune: opts.prune ?? false, force: opts.force ?? false, ...(opts.remove ? { remove: opts.remove } : {}) };
   const common = {
     desired, paths, updatedBy: opts.updatedBy ?? defaultUpdatedBy(),
     ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.log ? { log: opts.log } : {}),
@@ -66,8 +83,8 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
   };
   const kept = new Map<string, Lock>();
   try {
-    const o1 = await observeAll(desired, paths);
-    const p1 = makePlan(desired, o1.observed, o1.releases, o1.instances, planOpts);
+    const { observation: o1, plan: p1 } = await preview(desired, paths, planOpts);
+    await opts.onPlan?.(p1, o1);
     const r1 = await execute(p1, {
       ...common, states: o1.instances, releases: o1.releases, refresh: refresher(desired, paths, o1, planOpts), keepLocks: kept,
       ...(opts.only ? { only: opts.only } : {}),
@@ -79,7 +96,7 @@ export async function reconcile(desired: DesiredState, paths: RootPaths, opts: R
     let final = effective(p1, r1.instances);
     /** Actions of an instance put back the last healthy spec (a rollback, or upkeep of the rollback target). */
     const fromApplied = (p: Plan, outcomes: readonly InstanceOutcome[], name: string) =>
-      outcomes.find((o) => o.name === name)?.fromApplied ?? p.actions.some((a) => a.instance === name && a.from === 'applied');
+      outcomes.find((o) => o.name === name)?.fromApplied ?? p.actions.some((a) => a.type !== 'build-release' && a.type !== 'orphan' && a.instance === name && a.from === 'applied');
     /**
      * Unhealthy, then held by the follow-up with nothing to do, and not a rollback (target) that failed:
      * the failed version stays as it is by choice (rollout.autoRollback off), held like a rollback.

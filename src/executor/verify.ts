@@ -1,11 +1,12 @@
 // The verify-health action: the instance's health check against the spec it applies, ended at once
 // when its process dies (observed through the driver), and sleeps the executor waits out (backoff).
 import { join } from 'node:path';
-import type { Action, InstanceSpec } from '../model/types.js';
+import type { InstanceSpec } from '../model/types.js';
+import type { VerifyHealthAction } from '../model/plan.js';
 import type { Driver, ObserveContext } from '../drivers/types.js';
 import { resolveHealthCommand } from '../health/command.js';
 import { healthTarget, livenessOf, waitHealthy } from '../health/index.js';
-import type { Log } from './execute.js';
+import type { Log } from '../shared/log.js';
 import { exitCause, type OutputMark } from './exit-cause.js';
 
 /** A failed health check: the instance is reported unhealthy (not failed) and re-planned. */
@@ -15,8 +16,8 @@ export class HealthFailure extends Error {}
  * Checks the health of `action`'s instance; throws HealthFailure with the reason when it fails. When its
  * process exits meanwhile, the reason ends with the cause from its output since `mark` (`EADDRINUSE`).
  */
-export async function verifyHealth(action: Action, spec: InstanceSpec, driver: Driver, ctx: ObserveContext, log: Log, mark?: OutputMark): Promise<void> {
-  const name = action.instance!;
+export async function verifyHealth(action: VerifyHealthAction, spec: InstanceSpec, driver: Driver, ctx: ObserveContext, log: Log, mark?: OutputMark): Promise<void> {
+  const name = action.instance;
   const find = async () => {
     const obs = await driver.observe(ctx);
     return obs.status === 'ok' ? obs.items.find((i) => i.owned && i.instance === name && i.runtime === action.runtime) : undefined;

@@ -2,7 +2,8 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { HealthSpec, InstanceSpec, ObservedItem } from '../model/types.js';
-import { parseDuration } from '../release/duration.js';
+import { parseDuration } from '../shared/duration.js';
+import { healthCheckOf } from '../shared/health-check.js';
 import { abortError, formatMs, probeExec, probeHttp, probeTcp, type ProbeOptions, type ProbeResult } from './probes.js';
 
 /** What to check: the health spec plus where the instance listens (`port` is the port probed). */
@@ -57,13 +58,6 @@ export function healthTarget(spec: Pick<InstanceSpec, 'health' | 'port' | 'addre
   return { ...spec.health, port: spec.health.port ?? spec.port, address: spec.address };
 }
 
-/** `GET /health`, `TCP connect`, `command ./check --ready` (HTTP `/health` when the spec names no kind). */
-export function describeHealth(h: HealthSpec): string {
-  if (h.exec) return `command ${h.exec.join(' ')}`;
-  if (h.tcp) return 'TCP connect';
-  return `GET ${h.http ?? '/health'}`;
-}
-
 /**
  * Liveness from an observed unit / container / session, for `alive`. With `baseline` (the item as
  * observed right after the start), a changed start time or a higher restart count means the process
@@ -87,10 +81,21 @@ export function livenessOf(item: ObservedItem | undefined, baseline?: Pick<Obser
   return { alive: true };
 }
 
-function probe(t: HealthTarget, o: ProbeOptions): Promise<ProbeResult> {
-  if (t.exec) return probeExec(t.exec, o);
-  if (t.tcp) return probeTcp(t.address, t.port, o);
-  return probeHttp(t.address, t.port, t.http ?? '/health', o);
+/** One try of the target's check (its kind decides the probe). */
+export function probeOnce(t: HealthTarget, o: ProbeOptions): Promise<ProbeResult> {
+  const check = healthCheckOf(t);
+  switch (check.kind) {
+    case 'http':
+      return probeHttp(t.address, t.port, check.path, o);
+    case 'tcp':
+      return probeTcp(t.address, t.port, o);
+    case 'exec':
+      return probeExec(check.argv, o);
+    default: {
+      const never: never = check;
+      throw new Error(`unknown health check ${JSON.stringify(never)}`);
+    }
+  }
 }
 
 /** `alive()`, bounded: a throw or no answer within `timeoutMs` counts as alive; an abort rejects. */
@@ -139,7 +144,7 @@ export async function waitHealthy(target: HealthTarget, opts: WaitHealthyOptions
     const tryStart = now();
     const budget = Math.max(1, Math.min(tryTimeoutMs, deadlineMs - (tryStart - start)));
     tries++;
-    const r = await probe(target, { timeoutMs: budget, ...(signal ? { signal } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+    const r = await probeOnce(target, { timeoutMs: budget, ...(signal ? { signal } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.cwd ? { cwd: opts.cwd } : {}) });
     opts.onTry?.({ try: tries, ok: r.ok, ...(r.ok ? {} : { detail: r.detail }) });
     if (r.ok) return { healthy: true, tries, ms: elapsed() };
     // A try the deadline cut short says less than the full try before it.

@@ -18,14 +18,28 @@ export interface Diagnostic {
   instance?: string;
 }
 
-export interface HealthSpec {
-  http?: string;
-  tcp?: boolean;
-  exec?: string[];
+/**
+ * One health check kind (exactly one key after defaults are merged; the loader refuses two). The YAML
+ * shape is kept as it is, so spec hashes do not change; `healthCheckOf` names the kind for a switch.
+ */
+export type HealthCheckSpec =
+  | { http: string; tcp?: never; exec?: never }
+  | { tcp: true; http?: never; exec?: never }
+  | { exec: string[]; http?: never; tcp?: never };
+
+export type HealthSpec = HealthCheckSpec & {
+  /** Must equal the instance port when given. */
   port?: number;
   timeout?: string;
   interval?: string;
-}
+};
+
+/** A health check by kind: what the probes, the plan and status describe and run. */
+export type HealthCheck =
+  | { kind: 'http'; path: string }
+  | { kind: 'tcp' }
+  | { kind: 'exec'; argv: string[] };
+export type HealthKind = HealthCheck['kind'];
 
 export interface DockerSpec {
   containerPort?: number;
@@ -295,96 +309,3 @@ export interface EnvProblem {
 }
 
 export type InstanceStates = Record<string, InstanceState>;
-
-// ---- the plan ------------------------------------------------------------
-
-export type Disruption = 'none' | 'reload' | 'restart' | 'stop' | 'replace' | 'rebuild+restart' | 'delete';
-
-export type ActionType =
-  | 'build-release'
-  | 'load-image'
-  | 'write-config'
-  | 'write-unit'
-  | 'create-container'
-  | 'create-session'
-  | 'start'
-  | 'stop'
-  | 'restart'
-  | 'delete'
-  | 'verify-health'
-  | 'orphan';
-
-/** What happens to one instance as a whole. */
-export type Change =
-  | 'create' | 'update' | 'replace' | 'reconfigure' | 'restart' | 'start' | 'stop' | 'delete' | 'rollback'
-  | 'orphan' | 'held' | 'invalid' | 'blocked' | 'unchanged';
-
-export interface Action {
-  id: string;
-  type: ActionType;
-  /** The instance the action belongs to; absent for shared work such as a build. */
-  instance?: string;
-  runtime?: Runtime;
-  /** The unit / container / session the action touches. */
-  target?: string;
-  version?: string;
-  commit?: string;
-  specHash?: string;
-  change?: Change;
-  /** `applied`: the action puts back the last healthy spec on record (status.json), not the desired file's. */
-  from?: 'applied';
-  /** Restart backoff: the executor starts the action no earlier than this (ISO time). */
-  notBefore?: string;
-  /** The exit this start recovers from; the executor records it (with the time) in status.json `crashes`. */
-  crash?: Omit<Crash, 'at'>;
-  reason: string;
-  disruption: Disruption;
-  dependsOn: string[];
-}
-
-export interface FieldChange {
-  field: string;
-  from?: unknown;
-  to?: unknown;
-  sensitive?: boolean;
-}
-
-export interface InstancePlan {
-  name: string;
-  change: Change;
-  runtime?: Runtime;
-  file?: string;
-  version?: string;
-  fromVersion?: string;
-  /** `build v1.3.0 (commit 1a2b3c4, cache miss)`, `reuse v1.3.0`, `unresolved`. */
-  release?: string;
-  disruption: Disruption;
-  reason: string;
-  fields: FieldChange[];
-  actions: string[];
-  phase?: Phase;
-  /** status.json's message for `phase` when it differs from `reason` (a held plan that settles the phase). */
-  message?: string;
-}
-
-export interface PlanSummary {
-  create: number;
-  update: number;
-  replace: number;
-  delete: number;
-  change: number;
-  held: number;
-  invalid: number;
-  blocked: number;
-  orphan: number;
-  unchanged: number;
-}
-
-export interface Plan {
-  formatVersion: 1;
-  app: string;
-  summary: PlanSummary;
-  instances: InstancePlan[];
-  actions: Action[];
-  diagnostics: Diagnostic[];
-}

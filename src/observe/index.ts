@@ -6,7 +6,7 @@ import { drivers } from '../drivers/registry.js';
 import type { ObserveContext } from '../drivers/types.js';
 import type { RootPaths } from '../spec/config.js';
 import { validators } from '../spec/schemas.js';
-import { resolveVersions } from './tags.js';
+import { resolveVersions } from '../release/tags.js';
 import { readBuiltReleases } from './releases.js';
 import { readInstanceState, readInstanceStates } from './instances.js';
 

@@ -2,13 +2,11 @@
 import { join, relative, sep } from 'node:path';
 import { assertOwnDirOrAbsent, assertOwnFileOrAbsent, readOwnFile } from '../fs/safe.js';
 import type { EnvProblem, InstanceState, InstanceStates } from '../model/types.js';
-import { canonicalJson, sha256 } from '../planner/hash.js';
+import { canonicalJson, sha256 } from '../shared/hash.js';
 import { readHistory } from '../state/history.js';
-import { parseEnvFile } from './env-parse.js';
+import { parseEnvFile } from '../shared/env-parse.js';
 import { readStatus } from '../state/status.js';
 
-/** Moved to src/state/history.ts and src/observe/env-parse.ts; re-exported for existing importers. */
-export { readHistory, parseEnvFile };
 
 /** tend's own entries of an instance directory: never links, FIFOs or folders (see OWN_FILES in src/fs/layout.ts). */
 export const OWN_FILES = ['.env', '.version-history', 'status.json', 'requests.json', 'adopted.json', 'config.yaml'] as const;

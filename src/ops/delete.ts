@@ -2,7 +2,7 @@
 // planner and executor), instances/<name>/ and desired/<name>.yaml. Not-owned look-alikes are never touched.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Log } from '../executor/execute.js';
+import type { Log } from '../shared/log.js';
 import type { Runtime } from '../model/types.js';
 import { observeRuntimes } from '../observe/index.js';
 import { RUNTIME_NOUN } from '../spec/names.js';

@@ -5,7 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { readOwnFile, UnsafeFileError, writeOwnFile } from '../fs/safe.js';
 import type { EnvProblem } from '../model/types.js';
-import { parseEnvFile } from '../observe/instances.js';
+import { parseEnvFile } from '../shared/env-parse.js';
 
 /** A .env line that tend and systemd would read differently stands in the way of an edit (the message names it, never a value). */
 export class EnvLineError extends Error {}

@@ -2,11 +2,11 @@
 // src/ops/edit.ts's, OpsError src/ops/guard.ts's), and what those functions share: the instance name
 // check, the desired file and instance directory of a name, paths for messages.
 import { join, relative, sep } from 'node:path';
-import { instanceNameProblem } from '../discover/match.js';
+import { instanceNameProblem } from '../spec/names.js';
 import { autoRuntime } from '../spec/auto-runtime.js';
 import { loadConfig } from '../spec/config.js';
 import { loadDesired } from '../spec/desired.js';
-import { formatDiagnostic } from '../views/diagnostics.js';
+import { formatDiagnostic } from '../shared/diagnostic-text.js';
 import type { Project } from './edit.js';
 import { OpsError } from './guard.js';
 

@@ -2,10 +2,8 @@
 // (asked for by name, so prune settings, an empty desired/ and the breaker do not apply) and the
 // executor carries it out. Used by tend delete and by a failed tend create; never reaches around them.
 import type { Runtime } from '../model/types.js';
-import { execute, type Log } from '../executor/execute.js';
-import { defaultUpdatedBy } from '../executor/reconcile.js';
-import { observeAll } from '../observe/index.js';
-import { plan } from '../planner/plan.js';
+import type { Log } from '../executor/execute.js';
+import { defaultUpdatedBy, reconcile } from '../executor/reconcile.js';
 import { RUNTIME_NOUN } from '../spec/names.js';
 import { reloadDesired, type Project } from './edit.js';
 import { OpsError } from './guard.js';
@@ -35,24 +33,25 @@ export interface RemoveResult {
 export async function removeFromRuntimes(project: Project, name: string, opts: RemoveOptions = {}): Promise<RemoveResult> {
   const desired = reloadDesired(project);
   if (desired.entries.some((e) => e.name === name)) throw new OpsError(`${name} still has a desired file; remove it first`, 'invalid');
-  const obs = await observeAll(desired, project.paths);
-  const unobserved = Object.entries(obs.observed.runtimes).flatMap(([rt, r]) =>
-    (r?.status === 'unavailable' ? [{ runtime: rt as Runtime, reason: r.reason }] : []));
-  const blocking = unobserved.filter((u) => opts.runtimes?.includes(u.runtime));
-  if (blocking.length > 0) {
-    throw new OpsError(`cannot observe ${blocking.map((u) => `${u.runtime} (${u.reason})`).join(', ')}, so ${name} could not be removed there`, 'failed');
-  }
-  const p = plan(desired, obs.observed, obs.releases, obs.instances, { remove: new Set([name]) });
-  const ip = p.instances.find((i) => i.name === name && i.change === 'delete');
-  if (!ip) return { deleted: [], unobserved };
-  const report = await execute(p, {
-    desired, paths: project.paths, states: obs.instances, releases: obs.releases,
-    updatedBy: opts.updatedBy ?? defaultUpdatedBy(), only: new Set([name]),
+  let unobserved: RemoveResult['unobserved'] = [];
+  const result = await reconcile(desired, project.paths, {
+    remove: new Set([name]), only: new Set([name]), updatedBy: opts.updatedBy ?? defaultUpdatedBy(),
     ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.log ? { log: opts.log } : {}),
+    onPlan: (_plan, observation) => {
+      unobserved = Object.entries(observation.observed.runtimes).flatMap(([rt, r]) =>
+        (r?.status === 'unavailable' ? [{ runtime: rt as Runtime, reason: r.reason }] : []));
+      const blocking = unobserved.filter((u) => opts.runtimes?.includes(u.runtime));
+      if (blocking.length > 0) {
+        throw new OpsError(`cannot observe ${blocking.map((u) => `${u.runtime} (${u.reason})`).join(', ')}, so ${name} could not be removed there`, 'failed');
+      }
+    },
   });
-  const outcome = report.instances.find((o) => o.name === name && o.change === 'delete');
+  const outcome = result.outcomes.find((o) => o.name === name && o.change === 'delete');
   if (outcome && outcome.result !== 'ok') throw new OpsError(`removing ${name} failed: ${outcome.reason ?? 'unknown error'}`, 'failed');
+  const p = result.plans[0]!;
+  const ip = result.final.find((i) => i.name === name && i.change === 'delete');
+  if (!ip) return { deleted: [], unobserved };
   const byId = new Map(p.actions.map((a) => [a.id, a]));
-  const deleted = ip.actions.map((id) => byId.get(id)!).filter((a) => a.type === 'delete').map((a) => `${RUNTIME_NOUN[a.runtime!]} ${a.target}`);
+  const deleted = ip.actions.map((id) => byId.get(id)!).flatMap((a) => (a.type === 'delete' ? [`${RUNTIME_NOUN[a.runtime]} ${a.target}`] : []));
   return { deleted, unobserved };
 }

@@ -1,6 +1,6 @@
 // `tend update <name>|--all --version V`: the version written into desired files (the tag must exist),
 // then a reconcile of those instances (a failing version is rolled back and held, as in reconcile).
-import { resolveVersions } from '../observe/tags.js';
+import { resolveVersions } from '../release/tags.js';
 import { assertEditable, editAndApply, findEntry, type EditOptions, type EditResult, reloadDesired, type Project } from './edit.js';
 import { OpsError } from './guard.js';
 

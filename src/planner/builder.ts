@@ -1,28 +1,21 @@
 // Collects actions with stable ids and dependency chains while the planner walks instances.
-import type { Action, ActionType, Change, Disruption, Runtime } from '../model/types.js';
+import type { Action, BuildAction, Change, Disruption, InstanceAction } from '../model/plan.js';
 
-export interface StepInput {
-  type: ActionType;
-  runtime?: Runtime;
-  target?: string;
-  version?: string;
-  commit?: string;
-  specHash?: string;
-  reason: string;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** One step of an instance's chain: an action without its id, instance and change (the chain adds them). */
+export type StepInput = DistributiveOmit<InstanceAction, 'id' | 'instance' | 'change' | 'disruption' | 'dependsOn'> & {
   disruption?: Disruption;
   dependsOn?: string[];
-  from?: 'applied';
-  notBefore?: string;
-  crash?: Omit<import('../model/types.js').Crash, 'at'>;
-}
+};
 
 export class ActionBuilder {
   readonly actions: Action[] = [];
   private readonly byId = new Map<string, Action>();
 
-  /** Add (or reuse) a shared action such as a build; returns its id. */
-  shared(id: string, step: StepInput): string {
-    if (!this.byId.has(id)) this.push({ id, ...step, disruption: step.disruption ?? 'none', dependsOn: step.dependsOn ?? [] });
+  /** Add (or reuse) a build, shared by every instance that needs it; returns its id. */
+  shared(id: string, step: Omit<BuildAction, 'id' | 'disruption' | 'dependsOn'>): string {
+    if (!this.byId.has(id)) this.push({ id, ...step, disruption: 'none', dependsOn: [] });
     return id;
   }
 
@@ -31,13 +24,15 @@ export class ActionBuilder {
     const ids: string[] = [];
     let prev = after;
     for (const step of steps) {
-      let id = `${instance}/${step.type}${step.runtime ? `@${step.runtime}` : ''}`;
+      // write-config is the instance's own (one per chain whatever the runtime); runtime work is named by its runtime.
+      const on = step.type !== 'write-config' && step.runtime ? `@${step.runtime}` : '';
+      let id = `${instance}/${step.type}${on}`;
       for (let n = 2; this.byId.has(id); n++) id = `${instance}/${step.type}#${n}`;
       this.push({
         id, ...step, instance, change,
         disruption: step.disruption ?? 'none',
         dependsOn: [...prev, ...(step.dependsOn ?? [])],
-      });
+      } as InstanceAction);
       ids.push(id);
       prev = [id];
     }

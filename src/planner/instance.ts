@@ -1,16 +1,18 @@
 // Plans one valid desired instance against what runs: create, update, replace, restart, start, stop.
 import type {
-  Change, DesiredEntry, Diagnostic, Disruption, FieldChange, Hold, InstancePlan, InstanceState, ObservedItem, Observed,
-  ReleaseCatalog, TendConfig,
+  DesiredEntry, Diagnostic, Hold, InstanceState, ObservedItem, Observed, ReleaseCatalog, Runtime, TendConfig,
 } from '../model/types.js';
+import type { Change, Disruption, FieldChange, InstancePlan, RuntimeVerbs } from '../model/plan.js';
 import { compares } from '../drivers/compare.js';
 import { INSTANCE_LAYOUT } from '../drivers/compare-rules.js';
 import { RUNTIME_NOUN, targetName } from '../spec/names.js';
 import { ActionBuilder, type StepInput } from './builder.js';
-import { envProblemDiagnostics } from './diagnostics.js';
-import { specDiff, specFields } from './diff.js';
-import { short, specHash } from './hash.js';
+import { envProblemDiagnostics } from '../shared/diagnostics.js';
+import { specDiff, specFields } from '../shared/spec-diff.js';
+import { short, specHash } from '../shared/hash.js';
+import { describeHealth } from '../shared/health-check.js';
 import { decideRelease, type ReleaseDecision } from './release.js';
+import { withRecords } from './records.js';
 
 type Valid = Extract<DesiredEntry, { status: 'valid' }>;
 
@@ -28,14 +30,26 @@ export interface InstanceContext {
   rollback?: { held: Hold; release: ReleaseDecision & { kind: 'ok' } };
   /** Planning the way back to the last healthy spec of an instance whose desired file is invalid (set by planInvalid). */
   restore?: { release: ReleaseDecision & { kind: 'ok' } };
+  /** Set while planning: what the records need besides the plan (the release's commit, a held plan's message). */
+  out?: { commit?: string; heldMessage?: string };
 }
 
 /** A crash loop: this many exits of one spec within the window; restarts back off up to the cap. */
 export const CRASH_LOOP = { exits: 5, windowMs: 60_000, maxBackoffMs: 30_000 } as const;
 
-const MATERIALIZE = { systemd: 'write-unit', launchd: 'write-unit', docker: 'create-container', tmux: 'create-session' } as const;
+/** The verb that makes each runtime's thing (a new runtime without one does not compile). */
+const MATERIALIZE: { [R in Runtime]: Exclude<RuntimeVerbs[R], 'load-image'> } = {
+  systemd: 'write-unit', launchd: 'write-unit', docker: 'create-container', tmux: 'create-session',
+};
 
+/** Plans one valid instance, with what status.json should say when its chain starts, ends or fails health. */
 export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
+  const out: NonNullable<InstanceContext['out']> = {};
+  const ip = planChange(entry, { ...ctx, out });
+  return withRecords(ip, ctx.builder.actions, { entry, state: ctx.state, commit: out.commit ?? 'unresolved', ...(out.heldMessage ? { heldMessage: out.heldMessage } : {}) });
+}
+
+function planChange(entry: Valid, ctx: InstanceContext): InstancePlan {
   const { spec, runtime, name } = entry;
   const base = { name, runtime, file: entry.file, fields: [] as FieldChange[], actions: [] as string[], phase: ctx.state?.phase };
   const blocked = (diagnostic: Diagnostic, reason: string): InstancePlan => {
@@ -82,6 +96,7 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
   const release = ctx.rollback?.release ?? ctx.restore?.release ?? decideRelease(entry, ctx.releases, ctx.state);
   if (release.kind === 'not-found') return blocked(release.diagnostic, release.diagnostic.message);
   if (release.warning) ctx.diagnostics.push(release.warning);
+  if (ctx.out) ctx.out.commit = release.commit;
 
   const envDigest = ctx.state?.env.digest ?? '';
   const hash = specHash(spec, release.commit, envDigest);
@@ -115,7 +130,7 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
       const present = release.imageId !== undefined && (obs.images ?? []).includes(release.imageId);
       if (!present) {
         const idx = steps.findIndex((s) => s.type === 'stop' || s.type === 'write-config');
-        steps.splice(Math.max(0, idx), 0, { type: 'load-image', runtime, version: release.tag, reason: `image for ${release.tag} is not in the engine` });
+        steps.splice(Math.max(0, idx), 0, { type: 'load-image', runtime, target, version: release.tag, ...commit, reason: `image for ${release.tag} is not in the engine` });
       }
     }
     const from = ctx.rollback || ctx.restore ? { from: 'applied' as const } : {};
@@ -125,9 +140,10 @@ export function planInstance(entry: Valid, ctx: InstanceContext): InstancePlan {
       reason, actions, ...(summary ? { release: summary } : {}), ...extra,
     };
   };
+  const commit = release.commit !== 'unresolved' ? { commit: release.commit } : {};
   const write: StepInput[] = [
-    { type: 'write-config', version: release.tag, reason: 'render config.yaml' },
-    { type: MATERIALIZE[runtime], runtime, target, version: release.tag, reason: `${RUNTIME_NOUN[runtime]} ${target} from spec ${short(hash)}` },
+    { type: 'write-config', runtime, version: release.tag, ...commit, reason: 'render config.yaml' },
+    { type: MATERIALIZE[runtime], runtime, target, version: release.tag, ...commit, reason: `${RUNTIME_NOUN[runtime]} ${target} from spec ${short(hash)}` },
   ];
   const startSteps: StepInput[] = running
     ? [
@@ -260,8 +276,7 @@ export function restartDue(requestedAt: string, startedAt: string | undefined): 
 }
 
 function healthLabel(h: Valid['spec']['health']): string {
-  const what = h.http !== undefined ? `HTTP GET ${h.http}` : h.tcp ? 'TCP connect' : `exec ${(h.exec ?? []).join(' ')}`;
-  return `health: ${what} within ${h.timeout}`;
+  return `health: ${describeHealth(h)} within ${h.timeout}`;
 }
 
 
@@ -282,7 +297,8 @@ function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan
   // rollout.autoRollback off: the failed spec keeps running as it is, held; the update has failed.
   if (!entry.spec.rollout.autoRollback) {
     const off = 'rollout.autoRollback is off: not rolled back';
-    return { ...heldPlan, phase: 'Failed', reason: `${why}; ${off}`, message: `${held.version} failed health: ${held.reason} (${off})` };
+    if (ctx.out) ctx.out.heldMessage = `${held.version} failed health: ${held.reason} (${off})`;
+    return { ...heldPlan, phase: 'Failed', reason: `${why}; ${off}` };
   }
   if (ctx.state?.phase === 'Failed') return heldPlan;
   const applied = ctx.state?.applied;
@@ -294,7 +310,7 @@ function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan
       summary: reuse ? `reuse ${applied.version}` : `build ${applied.version} (commit ${short(applied.commit)}, for the rollback)`,
       ...(reuse ? (built.imageId ? { imageId: built.imageId } : {}) : { build: 'rollback target missing' }),
     };
-    const back = planInstance({ ...entry, spec: applied.spec }, { ...ctx, rollback: { held, release } });
+    const back = planChange({ ...entry, spec: applied.spec }, { ...ctx, out: {}, rollback: { held, release } });
     if (back.change === 'unchanged') return { ...heldPlan, reason: `${why}; running ${applied.version}` };
     if (back.change === 'blocked') return back;
     // Upkeep of the rollback target (restarted after it died, or a crash loop): the hold stays.

@@ -1,8 +1,10 @@
 // Plans an instance whose desired file does not validate: what runs keeps running when it is the last
 // healthy spec on record; anything else (stopped by an update cut short, an update's version not yet
 // verified, a runtime changed half-way) is put back to that spec, `from: applied`.
-import type { AppliedSpec, DesiredEntry, InstancePlan, ReleaseCatalog } from '../model/types.js';
-import { short } from './hash.js';
+import type { AppliedSpec, DesiredEntry, ReleaseCatalog } from '../model/types.js';
+import type { InstancePlan } from '../model/plan.js';
+import { short } from '../shared/hash.js';
+import { invalidRecords } from './records.js';
 import { planInstance, type InstanceContext } from './instance.js';
 import type { ReleaseDecision } from './release.js';
 
@@ -42,9 +44,9 @@ export function planInvalid(entry: Invalid, ctx: Omit<InstanceContext, 'rollback
     // A crash loop of the last healthy spec: nothing restarts it until the file changes.
     return { ...invalid, reason: `${invalid.reason}; ${back.reason}` };
   }
-  return {
+  return invalidRecords({
     ...invalid, runtime: applied.runtime, version: applied.version, disruption: back.disruption, actions: back.actions, fields: back.fields,
     ...(back.fromVersion !== undefined ? { fromVersion: back.fromVersion } : {}), ...(back.release ? { release: back.release } : {}),
     reason: `${entry.file} has errors; restore ${applied.version}, the last healthy spec: ${back.reason}`,
-  };
+  }, ctx.builder.actions, applied.spec.port);
 }

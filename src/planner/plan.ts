@@ -1,14 +1,13 @@
 // The pure planner: (desired, observed, releases, instance state) -> Plan. No I/O here.
-import type {
-  DesiredState, Diagnostic, InstancePlan, InstanceStates, Observed, ObservedItem, Plan, PlanSummary, ReleaseCatalog,
-} from '../model/types.js';
+import type { DesiredState, Diagnostic, InstanceStates, Observed, ObservedItem, ReleaseCatalog } from '../model/types.js';
+import type { InstancePlan, Plan, PlanSummary } from '../model/plan.js';
 import { RUNTIMES } from '../model/types.js';
 import { RUNTIME_NOUN } from '../spec/names.js';
 import { ActionBuilder } from './builder.js';
 import { planInstance } from './instance.js';
 import { planInvalid } from './invalid.js';
 import { planRemovals } from './safety.js';
-import { sortDiagnostics } from './diagnostics.js';
+import { sortDiagnostics } from '../shared/diagnostics.js';
 
 export interface PlanOptions {
   /** `--prune`: delete instances whose desired file is gone (like `prune.deleteRemoved`). */
@@ -66,7 +65,7 @@ export function plan(desired: DesiredState, observed: Observed, releases: Releas
   }
 
   return {
-    formatVersion: 1,
+    formatVersion: 2,
     app: config.app,
     summary: summarize(instances),
     instances,

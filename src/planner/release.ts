@@ -1,6 +1,6 @@
 // Decides, from observed data only, which release an instance needs and whether to build it.
 import type { Diagnostic, DesiredEntry, InstanceState, ReleaseCatalog } from '../model/types.js';
-import { short } from './hash.js';
+import { short } from '../shared/hash.js';
 
 type Valid = Extract<DesiredEntry, { status: 'valid' }>;
 

@@ -1,5 +1,6 @@
 // Removal rules: orphans are reported; deletes need pruning on, a non-empty desired/, and the breaker's consent.
-import type { DesiredState, Diagnostic, InstancePlan, ObservedItem } from '../model/types.js';
+import type { DesiredState, Diagnostic, ObservedItem } from '../model/types.js';
+import type { InstancePlan } from '../model/plan.js';
 import { RUNTIME_NOUN } from '../spec/names.js';
 import type { ActionBuilder } from './builder.js';
 

@@ -1,6 +1,6 @@
 // Pure: which releases instances run, want, have applied or would roll back to (prune never deletes them).
 import type { DesiredEntry, InstanceStates, ObservedItem, VersionResolution } from '../model/types.js';
-import { latestTag } from './semver.js';
+import { latestTag } from '../shared/semver.js';
 
 export interface InUseInput {
   entries: readonly DesiredEntry[];

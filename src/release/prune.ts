@@ -1,5 +1,5 @@
 // Pure retention: which releases to delete, keeping the N newest and everything in use.
-import { compareSemver, parseSemver } from './semver.js';
+import { compareSemver, parseSemver } from '../shared/semver.js';
 
 export interface PruneCandidate {
   version: string;

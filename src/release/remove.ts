@@ -2,7 +2,7 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeReleaseImage, type ImagePrune } from './image-prune.js';
-import { tryAcquireLock } from './lock.js';
+import { tryAcquireLock } from '../fs/lock.js';
 
 export type RemoveOutcome = 'deleted' | 'absent' | 'busy';
 

@@ -2,7 +2,7 @@
 import { accessSync, constants, existsSync, statSync, writeSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { splitCommand } from './command.js';
+import { splitCommand } from '../shared/command.js';
 import { buildContainment, containmentWarning, type Containment } from './contain.js';
 import { cleanEnv } from './source.js';
 

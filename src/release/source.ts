@@ -2,8 +2,8 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { isRemoteRepo } from '../observe/tags.js';
-import { acquireLock } from './lock.js';
+import { isRemoteRepo } from './tags.js';
+import { acquireLock } from '../fs/lock.js';
 
 /** The mirror of a remote `source.repo`, kept under releases/. */
 export const MIRROR_DIR = '.source.git';

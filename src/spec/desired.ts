@@ -5,7 +5,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import type { DesiredEntry, DesiredState, Diagnostic, Position, Runtime, TendConfig } from '../model/types.js';
 import { checkInstance } from './instance.js';
 import { parseYamlSource, positionOf, hasPath, type YamlSource } from './yaml-source.js';
-import { sortDiagnostics } from '../planner/diagnostics.js';
+import { sortDiagnostics } from '../shared/diagnostics.js';
 import { reservedNames } from './schemas.js';
 import { rootPaths } from './config.js';
 import { portProblems, type PortClaim, type PortHolderCandidate } from './port-claims.js';

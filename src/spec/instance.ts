@@ -1,6 +1,6 @@
 // Validates one desired file and produces its merged spec (tend.yaml defaults under it).
 import { trustProblems } from './trust-checks.js';
-import type { Diagnostic, InstanceSpec, Runtime, TendConfig } from '../model/types.js';
+import type { Diagnostic, HealthSpec, InstanceSpec, Runtime, TendConfig } from '../model/types.js';
 import { validators } from './schemas.js';
 import { schemaDiagnostics } from './schema-errors.js';
 import { hasPath, positionOf, type YamlSource } from './yaml-source.js';
@@ -39,6 +39,8 @@ function mergeDefaults(defaults: Record<string, unknown>, own: Record<string, un
 /** Fill built-in values that neither the file nor tend.yaml defaults gave. */
 function withBuiltins(merged: Record<string, unknown>, name: string): InstanceSpec {
   const health = isPlainObject(merged.health) ? { ...merged.health } : {};
+  // `tcp: false` chooses no check: the default HTTP GET /health applies, as it always did.
+  if (health.tcp === false) delete health.tcp;
   if (!HEALTH_KINDS.some((k) => k in health)) health.http = '/health';
   health.timeout ??= '30s';
   health.interval ??= '1s';
@@ -53,7 +55,8 @@ function withBuiltins(merged: Record<string, unknown>, name: string): InstanceSp
     address: (merged.address as string | undefined) ?? '127.0.0.1',
     env: Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])),
     secrets: (merged.secrets as string[] | undefined) ?? [],
-    health,
+    // Exactly one kind here unless the file named two, which validation reports.
+    health: health as HealthSpec,
     rollout: { autoRollback: true, ...(isPlainObject(merged.rollout) ? merged.rollout : {}) },
   };
   return spec;

@@ -1,6 +1,6 @@
 // What apply or build would refuse, found at load time with file:line:col: control characters in env and config values, a build command the builder will not run.
 import type { Diagnostic } from '../model/types.js';
-import { splitCommand } from '../release/command.js';
+import { splitCommand } from '../shared/command.js';
 import { isPlainObject } from './merge.js';
 import { positionOf, type YamlSource } from './yaml-source.js';
 

@@ -2,10 +2,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { acquireLock, liveLockOwner, type Lock, type LockOwner } from '../release/lock.js';
+import { acquireLock, liveLockOwner, type Lock, type LockOwner } from '../fs/lock.js';
 import type { RootPaths } from '../spec/config.js';
 
-export type { Lock, LockOwner } from '../release/lock.js';
+export type { Lock, LockOwner } from '../fs/lock.js';
 
 /** Folder of the instance locks. Outside `instances/<name>/` so deleting an instance keeps its lock, and dot-named so it is never an instance. */
 export const LOCKS_DIR = '.locks';

@@ -2,7 +2,7 @@
 // the desired file), tried once with a short timeout, all at once. Nothing is probed for what does not
 // run, and a command check (health.exec) is left to the executor: status runs no program for it.
 import type { HealthStatus } from '../model/types.js';
-import { healthTarget, probeHttp, probeTcp, type ProbeResult } from '../health/index.js';
+import { healthCheckOf, healthTarget, probeOnce, type ProbeResult } from '../health/index.js';
 import { processOf, runningSpec, type RowInput } from './rows.js';
 
 export interface ProbeRowsOptions {
@@ -16,12 +16,12 @@ export async function probeRows(inputs: readonly RowInput[], opts: ProbeRowsOpti
   const timeoutMs = opts.timeoutMs ?? 1000;
   return Promise.all(inputs.map(async (input) => {
     const spec = runningSpec(input, processOf(input).item);
-    if (!spec || spec.health.exec) return input;
+    if (!spec || healthCheckOf(spec.health).kind === 'exec') return input;
     const t = healthTarget(spec);
     const o = { timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
     let r: ProbeResult;
     try {
-      r = t.tcp ? await probeTcp(t.address, t.port, o) : await probeHttp(t.address, t.port, t.http ?? '/health', o);
+      r = await probeOnce(t, o);
     } catch (err) {
       r = { ok: false, detail: err instanceof Error ? err.message : String(err) };
     }

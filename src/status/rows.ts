@@ -6,7 +6,7 @@ import type {
 } from '../model/types.js';
 import { instanceLockOwner } from '../state/lock.js';
 import { readStatus, statusPath } from '../state/status.js';
-import { formatDiagnostic } from '../views/diagnostics.js';
+import { formatDiagnostic } from '../shared/diagnostic-text.js';
 
 /** A health check result in a row: `now` when status checked it just now, else the last check tend ran on this process. */
 export interface RowHealth extends HealthStatus {

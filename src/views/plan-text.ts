@@ -1,6 +1,6 @@
 // The human rendering of a plan, in the spirit of `terraform plan`. Same plan, same bytes.
-import type { Action, Change, FieldChange, InstancePlan, Plan } from '../model/types.js';
-import { formatDiagnostic } from './diagnostics.js';
+import type { Action, Change, FieldChange, InstancePlan, Plan } from '../model/plan.js';
+import { formatDiagnostic } from '../shared/diagnostic-text.js';
 
 const SYMBOL: Record<Change, string> = {
   create: '+', update: '~', rollback: '<', reconfigure: '~', restart: '~', start: '~', stop: '~', replace: '-/+', delete: '-',

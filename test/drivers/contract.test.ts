@@ -3,10 +3,12 @@
 // pure planner, and the plan's actions carried out by the driver (a minimal stand-in for the executor
 // does write-config and verify-health). No mocks; launchd runs through the launchctl stand-in.
 import { randomBytes } from 'node:crypto';
+import { loose } from '../helpers/planner-fixtures.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DesiredState, Plan, TendConfig } from '../../src/model/types.js';
+import type { DesiredState, TendConfig } from '../../src/model/types.js';
+import type { Plan } from '../../src/model/plan.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { Driver } from '../../src/drivers/types.js';
 import { execute } from '../../src/executor/execute.js';
@@ -106,7 +108,7 @@ for (const h of harnesses) {
       const web = plan.instances.find((i) => i.name === 'web')!;
       expect(web).toMatchObject({ change: 'create', runtime: h.runtime });
       expect(plan.instances.find((i) => i.change === 'orphan')).toMatchObject({ name: 'lookalike', runtime: h.runtime });
-      const hash = plan.actions.find((a) => a.instance === 'web' && a.specHash)!.specHash;
+      const hash = loose(plan.actions).find((a) => a.instance === 'web' && a.specHash)!.specHash;
       const done = await apply(plan, desired);
       expect(done).toContain(`start@${h.runtime}`);
       expect(done).toContain(`verify-health@${h.runtime}`);
@@ -117,7 +119,7 @@ for (const h of harnesses) {
     it('a second reconcile is a no-op: web unchanged, no actions but the orphan report', async () => {
       const { plan } = await planNow();
       expect(plan.instances.find((i) => i.name === 'web')).toMatchObject({ change: 'unchanged' });
-      expect(plan.actions.map((a) => `${a.type} ${a.target ?? ''}`)).toEqual([`orphan ${h.lookalikeId?.(app, 'lookalike') ?? `${app}-lookalike`}`]);
+      expect(loose(plan.actions).map((a) => `${a.type} ${a.target ?? ''}`)).toEqual([`orphan ${h.lookalikeId?.(app, 'lookalike') ?? `${app}-lookalike`}`]);
     });
 
     it('an env change restarts it, and the running process reports the new value', async () => {
@@ -146,7 +148,7 @@ for (const h of harnesses) {
       const { plan, desired } = await planNow();
       // Without recorded apply state the planner cannot name the field, but the disruption is a stop.
       expect(plan.instances.find((i) => i.name === 'web')).toMatchObject({ disruption: 'stop' });
-      expect(plan.actions.filter((a) => a.instance === 'web').map((a) => a.type)).not.toContain('start');
+      expect(loose(plan.actions).filter((a) => a.instance === 'web').map((a) => a.type)).not.toContain('start');
       await apply(plan, desired);
       expect(await observeWeb()).toMatchObject({ state: 'stopped' });
       await expect(httpGet(`http://127.0.0.1:${port}/health`, 500)).rejects.toThrow();

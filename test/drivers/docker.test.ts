@@ -1,18 +1,18 @@
 // The Docker driver against the real Docker Engine, running the fixture app's release image (no mocks).
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loose } from '../helpers/planner-fixtures.js';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type {
-  Action, ActionType, BuiltRelease, InstanceSpec, ObservedItem, RuntimeObservation, TendConfig,
-} from '../../src/model/types.js';
+import type { BuiltRelease, InstanceSpec, ObservedItem, RuntimeObservation, TendConfig } from '../../src/model/types.js';
+import type { RuntimeAction, RuntimeActionType } from '../../src/model/plan.js';
 import { createDockerDriver } from '../../src/drivers/docker/index.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { readAdoptionRecord, writeAdoptionRecord } from '../../src/discover/records.js';
+import { readAdoptionRecord, writeAdoptionRecord } from '../../src/state/adopted.js';
 import { readInstanceStates } from '../../src/observe/instances.js';
 import { readBuiltReleases } from '../../src/observe/releases.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { plan } from '../../src/planner/plan.js';
 import { buildRelease } from '../../src/release/build.js';
 import { backendGate } from '../helpers/backends.js';
@@ -54,11 +54,11 @@ describe.skipIf(gate.skip)('docker driver on the real Docker Engine', () => {
   const url = (path: string, port = spec.port) => `http://127.0.0.1:${port}${path}`;
   const ctx = (s: InstanceSpec = spec, version: string = s.version): ApplyContext => ({ config: cfg, paths, spec: s, release: releases[version]! });
   const hashOf = (s: InstanceSpec) => specHash(s, releases[s.version]!.commit, 'env');
-  const action = (type: ActionType, s: InstanceSpec = spec, target = `${app}-${s.name}`): Action => ({
-    id: `${s.name}/${type}@docker`, type, instance: s.name, runtime: 'docker', target, version: s.version,
+  const action = (type: RuntimeActionType, s: InstanceSpec = spec, target = `${app}-${s.name}`): RuntimeAction => ({
+    id: `${s.name}/${type}@docker`, type, instance: s.name, change: 'update', runtime: 'docker', target, version: s.version,
     specHash: hashOf(s), reason: 'test', disruption: 'none', dependsOn: [],
   });
-  const apply = (type: ActionType, s: InstanceSpec = spec) => driver.apply(action(type, s), ctx(s));
+  const apply = (type: RuntimeActionType, s: InstanceSpec = spec) => driver.apply(action(type, s), ctx(s));
   const observe = async (): Promise<RuntimeObservation & { status: 'ok' }> => {
     const obs = await driver.observe({ config: cfg, paths });
     if (obs.status !== 'ok') throw new Error(`observe: ${obs.reason}`);
@@ -271,13 +271,13 @@ describe.skipIf(gate.skip)('docker driver on the real Docker Engine', () => {
     const catalog = { resolutions: { 'v1.1.0': resolved('v1.1.0', releases['v1.1.0']!.commit) }, built: readBuiltReleases(paths.releases) };
     const states = readInstanceStates(paths.root, paths.instances, ['legacy']);
     const p = plan(ds, { host: { platform: 'linux' }, runtimes: { docker: obs } }, catalog, states);
-    const steps = p.actions.filter((a) => a.instance === 'legacy');
+    const steps = loose(p.actions).filter((a) => a.instance === 'legacy');
     expect(steps.map((a) => `${a.type} ${a.target ?? ''}`.trim())).toEqual([
       `stop ${legacyName}`, 'write-config', `create-container ${app}-legacy`, `start ${app}-legacy`, `verify-health ${app}-legacy`,
     ]);
     for (const a of steps) {
       if (a.type === 'write-config' || a.type === 'verify-health') continue;
-      await driver.apply(a, { config: cfg, paths, spec: legacy.spec, release: releases['v1.1.0']! });
+      await driver.apply(a as RuntimeAction, { config: cfg, paths, spec: legacy.spec, release: releases['v1.1.0']! });
     }
     await expect(docker.getContainer(id).inspect()).rejects.toMatchObject({ statusCode: 404 });
     expect(readAdoptionRecord(paths.instances, 'legacy')).toMatchObject({ containerId: id, replacedBy: `${app}-legacy`, replacedAt: expect.any(String) });
@@ -299,8 +299,8 @@ describe.skipIf(gate.skip)('docker driver on the real Docker Engine', () => {
   });
 
   it('does not carry out write-config or verify-health, and says so', async () => {
-    await expect(apply('write-config')).rejects.toThrow(/does not carry out write-config/);
-    await expect(apply('verify-health')).rejects.toThrow(/does not carry out verify-health/);
+    await expect(apply('write-config' as never)).rejects.toThrow(/does not carry out write-config/);
+    await expect(apply('verify-health' as never)).rejects.toThrow(/does not carry out verify-health/);
   });
 
   it('reports an Engine it cannot reach as unavailable, without throwing', async () => {

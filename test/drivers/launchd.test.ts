@@ -4,13 +4,14 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Action, ActionType, InstanceSpec, ObservedItem, TendConfig } from '../../src/model/types.js';
+import type { InstanceSpec, ObservedItem, TendConfig } from '../../src/model/types.js';
+import type { RuntimeAction, RuntimeActionType } from '../../src/model/plan.js';
 import { createLaunchdDriver } from '../../src/drivers/launchd/index.js';
 import { parsePlist, renderPlist, type PlistValue } from '../../src/drivers/launchd/plist.js';
 import { parsePrint } from '../../src/drivers/launchd/listing.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { backendGate } from '../helpers/backends.js';
 import { useLaunchctlStandin } from '../helpers/launchctl-standin.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';
@@ -107,12 +108,12 @@ describe.skipIf(gate.skip)('launchd driver on the launchctl stand-in (a tiny lau
   const ctx = (s: InstanceSpec = spec): ApplyContext => ({
     config: cfg, paths, spec: s, release: { version: 'v1.1.0', commit, valid: true, dir: checkout },
   });
-  const action = (type: ActionType, s: InstanceSpec = spec): Action => ({
-    id: `${s.name}/${type}@launchd`, type, instance: s.name, runtime: 'launchd', target: `dev.tend.oubliette-${s.name}`,
+  const action = (type: RuntimeActionType, s: InstanceSpec = spec): RuntimeAction => ({
+    id: `${s.name}/${type}@launchd`, type, instance: s.name, change: 'update', runtime: 'launchd', target: `dev.tend.oubliette-${s.name}`,
     version: 'v1.1.0', specHash: specHash(s, commit, ''), reason: 'test', disruption: 'none', dependsOn: [],
   });
   /** Applies one action and returns the launchctl calls it made. */
-  const apply = async (type: ActionType, s: InstanceSpec = spec): Promise<string[][]> => {
+  const apply = async (type: RuntimeActionType, s: InstanceSpec = spec): Promise<string[][]> => {
     const from = lc.calls().length;
     await lc.onPath(() => driver.apply(action(type, s), ctx(s)));
     return lc.callsSince(from);
@@ -287,8 +288,8 @@ describe.skipIf(gate.skip)('launchd driver on the launchctl stand-in (a tiny lau
   });
 
   it('does not carry out write-config or verify-health, and says so', async () => {
-    await expect(apply('write-config')).rejects.toThrow(/does not carry out write-config/);
-    await expect(apply('verify-health')).rejects.toThrow(/does not carry out verify-health/);
+    await expect(apply('write-config' as never)).rejects.toThrow(/does not carry out write-config/);
+    await expect(apply('verify-health' as never)).rejects.toThrow(/does not carry out verify-health/);
   });
 
   it('is the registered launchd driver, unavailable where there is no launchctl', async () => {
@@ -359,7 +360,7 @@ describe.skipIf(gate.skip)('captured launchctl output replayed by the launchctl 
   it('start leaves a job alone that print shows running from tend\'s plist (launchctl stand-in: only print)', async () => {
     lc.replay([{ argv: ['print', `gui/501/${web}`], stdout: printRunningSample(web, webFile, 4321) }]);
     const from = lc.calls().length;
-    const a: Action = { id: 'web/start', type: 'start', instance: 'web', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
+    const a: RuntimeAction = { id: 'web/start', type: 'start', instance: 'web', change: 'update', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
     await lc.onPath(() => driver.apply(a, { config: cfg, paths }));
     expect(lc.callsSince(from)).toEqual([['print', `gui/501/${web}`]]);
   });
@@ -368,7 +369,7 @@ describe.skipIf(gate.skip)('captured launchctl output replayed by the launchctl 
     lc.replay([{ argv: ['print', `gui/501/${web}`], stdout: printRunningSample(web, '/Users/someone/Library/LaunchAgents/x.plist', 4321) }]);
     const from = lc.calls().length;
     for (const type of ['start', 'stop', 'restart', 'delete'] as const) {
-      const a: Action = { id: `web/${type}`, type, instance: 'web', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
+      const a: RuntimeAction = { id: `web/${type}`, type, instance: 'web', change: 'update', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
       await expect(lc.onPath(() => driver.apply(a, { config: cfg, paths }))).rejects.toThrow(/is loaded from \/Users\/someone.*not owned by tend/);
     }
     expect(lc.callsSince(from).every(([cmd]) => cmd === 'print')).toBe(true);
@@ -376,7 +377,7 @@ describe.skipIf(gate.skip)('captured launchctl output replayed by the launchctl 
 
   it('a failing print is an error with launchctl\'s stderr, never print\'s output, which lists the environment (launchctl stand-in)', async () => {
     lc.replay([{ argv: ['print', `gui/501/${web}`], code: 1, stdout: printRunningSample(web, webFile, 4321), stderr: 'Bad request.' }]);
-    const a: Action = { id: 'web/stop', type: 'stop', instance: 'web', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
+    const a: RuntimeAction = { id: 'web/stop', type: 'stop', instance: 'web', change: 'update', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
     const err = await lc.onPath(() => driver.apply(a, { config: cfg, paths })).then(() => new Error('no error'), (e: unknown) => e as Error);
     expect(err.message).toBe('launchctl print gui/501/dev.tend.oubliette-web failed (exit 1): Bad request.');
     expect(err.message).not.toContain('hunter2');
@@ -385,7 +386,7 @@ describe.skipIf(gate.skip)('captured launchctl output replayed by the launchctl 
   it('print\'s "Could not find service" (exit 113) means not loaded: start enables and bootstraps (launchctl stand-in)', async () => {
     lc.replay([{ argv: ['print', `gui/501/${web}`], code: 113, stderr: NOT_FOUND_STDERR(web) }]);
     const from = lc.calls().length;
-    const a: Action = { id: 'web/start', type: 'start', instance: 'web', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
+    const a: RuntimeAction = { id: 'web/start', type: 'start', instance: 'web', change: 'update', runtime: 'launchd', target: web, reason: 't', disruption: 'none', dependsOn: [] };
     await lc.onPath(() => driver.apply(a, { config: cfg, paths }));
     expect(lc.callsSince(from)).toEqual([['print', `gui/501/${web}`], ['enable', `gui/501/${web}`], ['bootstrap', 'gui/501', webFile]]);
     expect(lc.pidOf('gui/501', web)).toBeGreaterThan(0);
@@ -402,10 +403,10 @@ describe.skipIf(gate.skip)('launchctl before OS X 10.10 (launchctl stand-in in l
   const file = join(plistDir, `${label}.plist`);
   let s: InstanceSpec;
   let c: ApplyContext;
-  const apply = async (type: ActionType) => {
+  const apply = async (type: RuntimeActionType) => {
     const from = lc.calls().length;
-    const a: Action = {
-      id: `old/${type}`, type, instance: 'old', runtime: 'launchd', target: label, version: 'v1.1.0',
+    const a: RuntimeAction = {
+      id: `old/${type}`, type, instance: 'old', change: 'update', runtime: 'launchd', target: label, version: 'v1.1.0',
       specHash: specHash(s, c.release!.commit, ''), reason: 't', disruption: 'none', dependsOn: [],
     };
     await lc.onPath(() => driver.apply(a, c));
@@ -451,8 +452,8 @@ describe.skipIf(gate.skip)('launchd scope system (launchctl stand-in as root)', 
       config: fixtureConfig({ launchd: { scope: 'system' } }), paths: pathsIn(dir), spec: s,
       release: { version: 'v1.1.0', commit: f.commit, valid: true, dir: f.checkout },
     };
-    const a = (type: ActionType): Action => ({
-      id: `sys/${type}`, type, instance: 'sys', runtime: 'launchd', target: label, version: 'v1.1.0',
+    const a = (type: RuntimeActionType): RuntimeAction => ({
+      id: `sys/${type}`, type, instance: 'sys', change: 'update', runtime: 'launchd', target: label, version: 'v1.1.0',
       specHash: specHash(s, f.commit, ''), reason: 't', disruption: 'none', dependsOn: [],
     });
     const from = lc.calls().length;

@@ -6,14 +6,15 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Action, ActionType, InstanceSpec, ObservedItem, TendConfig } from '../../src/model/types.js';
+import type { InstanceSpec, ObservedItem, TendConfig } from '../../src/model/types.js';
+import type { RuntimeAction, RuntimeActionType } from '../../src/model/plan.js';
 import { createSystemdDriver } from '../../src/drivers/systemd/index.js';
 import { lingerWarning } from '../../src/drivers/systemd/observe.js';
 import { renderLogUnits, renderUnit, unitDirOf } from '../../src/drivers/systemd/unit.js';
 import { launchSpec } from '../../src/drivers/launch.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { backendGate, removeUserUnits, systemdUserEnv, userctl } from '../helpers/backends.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';
 import { useScratch } from '../helpers/scratch.js';
@@ -81,11 +82,11 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
   const ctx = (s: InstanceSpec = spec, c: TendConfig = cfg, dir = checkout): ApplyContext => ({
     config: c, paths, spec: s, release: { version: 'v1.1.0', commit, valid: true, dir },
   });
-  const action = (type: ActionType, s: InstanceSpec = spec): Action => ({
-    id: `${s.name}/${type}@systemd`, type, instance: s.name, runtime: 'systemd', target: unit(s.name), version: 'v1.1.0',
+  const action = (type: RuntimeActionType, s: InstanceSpec = spec): RuntimeAction => ({
+    id: `${s.name}/${type}@systemd`, type, instance: s.name, change: 'update', runtime: 'systemd', target: unit(s.name), version: 'v1.1.0',
     specHash: specHash(s, commit, ''), reason: 'test', disruption: 'none', dependsOn: [],
   });
-  const apply = (type: ActionType, s: InstanceSpec = spec, c: TendConfig = cfg, dir = checkout) => driver.apply(action(type, s), ctx(s, c, dir));
+  const apply = (type: RuntimeActionType, s: InstanceSpec = spec, c: TendConfig = cfg, dir = checkout) => driver.apply(action(type, s), ctx(s, c, dir));
   const observe = async (c: TendConfig = cfg): Promise<ObservedItem[]> => {
     const obs = await driver.observe({ config: c, paths });
     if (obs.status !== 'ok') throw new Error(`observe: ${obs.reason}`);
@@ -112,8 +113,8 @@ describe.skipIf(gate.skip)('systemd driver on the real systemd user manager', ()
   });
 
   it('does not carry out write-config or verify-health, and says so', async () => {
-    await expect(apply('write-config')).rejects.toThrow(/the systemd driver does not carry out write-config/);
-    await expect(apply('verify-health')).rejects.toThrow(/does not carry out verify-health/);
+    await expect(apply('write-config' as never)).rejects.toThrow(/the systemd driver does not carry out write-config/);
+    await expect(apply('verify-health' as never)).rejects.toThrow(/does not carry out verify-health/);
   });
 
   it('is the registered systemd driver', async () => {

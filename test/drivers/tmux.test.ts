@@ -5,11 +5,12 @@ import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Action, ActionType, InstanceSpec, ObservedItem, RuntimeObservation, TendConfig } from '../../src/model/types.js';
+import type { InstanceSpec, ObservedItem, RuntimeObservation, TendConfig } from '../../src/model/types.js';
+import type { RuntimeAction, RuntimeActionType } from '../../src/model/plan.js';
 import { createTmuxDriver } from '../../src/drivers/tmux/index.js';
 import { drivers } from '../../src/drivers/registry.js';
 import type { ApplyContext, DriverPaths } from '../../src/drivers/types.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { backendGate } from '../helpers/backends.js';
 import { config, spec as makeSpec } from '../helpers/planner-fixtures.js';
 import { useScratch } from '../helpers/scratch.js';
@@ -59,11 +60,11 @@ describe.skipIf(gate.skip)('tmux driver on a real tmux server', () => {
   const ctx = (s: InstanceSpec = spec): ApplyContext => ({
     config: cfg, paths, spec: s, release: { version: 'v1.1.0', commit, valid: true, dir: checkout },
   });
-  const action = (type: ActionType, s: InstanceSpec = spec, target = `oubliette-${s.name}`): Action => ({
-    id: `${s.name}/${type}@tmux`, type, instance: s.name, runtime: 'tmux', target, version: 'v1.1.0',
+  const action = (type: RuntimeActionType, s: InstanceSpec = spec, target = `oubliette-${s.name}`): RuntimeAction => ({
+    id: `${s.name}/${type}@tmux`, type, instance: s.name, change: 'update', runtime: 'tmux', target, version: 'v1.1.0',
     specHash: specHash(s, commit, ''), reason: 'test', disruption: 'none', dependsOn: [],
   });
-  const apply = (type: ActionType, s: InstanceSpec = spec) => driver.apply(action(type, s), ctx(s));
+  const apply = (type: RuntimeActionType, s: InstanceSpec = spec) => driver.apply(action(type, s), ctx(s));
   const observe = async (): Promise<ObservedItem[]> => {
     const obs = await driver.observe({ config: cfg, paths });
     if (obs.status !== 'ok') throw new Error(`observe: ${obs.reason}`);
@@ -230,8 +231,8 @@ describe.skipIf(gate.skip)('tmux driver on a real tmux server', () => {
   });
 
   it('does not carry out write-config or verify-health, and says so', async () => {
-    await expect(apply('write-config')).rejects.toThrow(/does not carry out write-config/);
-    await expect(apply('verify-health')).rejects.toThrow(/does not carry out verify-health/);
+    await expect(apply('write-config' as never)).rejects.toThrow(/does not carry out write-config/);
+    await expect(apply('verify-health' as never)).rejects.toThrow(/does not carry out verify-health/);
   });
 
   it('is the registered tmux driver', async () => {

@@ -1,12 +1,11 @@
 // Small builders of planner inputs (desired, observed, releases, instance state) for table-driven planner tests.
 import type {
-  AppliedSpec, BuiltRelease, DesiredEntry, DesiredState, Diagnostic, Hold, InstanceSpec, InstanceState, InstanceStates,
-  Observed, ObservedItem, ObservedState, Plan, PlanSummary, ReleaseCatalog, Runtime, RuntimeObservation, TendConfig,
-  VersionResolution,
+  AppliedSpec, BuiltRelease, DesiredEntry, DesiredState, Diagnostic, Hold, InstanceSpec, InstanceState, InstanceStates, Observed, ObservedItem, ObservedState, ReleaseCatalog, Runtime, RuntimeObservation, TendConfig, VersionResolution,
 } from '../../src/model/types.js';
+import type { Plan, PlanSummary } from '../../src/model/plan.js';
 import { RUNTIMES } from '../../src/model/types.js';
 import type { PlanOptions } from '../../src/planner/plan.js';
-import { specHash } from '../../src/planner/hash.js';
+import { specHash } from '../../src/shared/hash.js';
 import { targetName } from '../../src/spec/names.js';
 import { BUILTIN_CONFIG } from '../../src/spec/config.js';
 import { deepMerge } from '../../src/spec/merge.js';
@@ -227,4 +226,16 @@ export function actionTypesOf(p: Plan, ids: readonly string[]): string[] {
     if (!a) throw new Error(`plan lists unknown action ${id}`);
     return a.type;
   });
+}
+
+/** Any action with every field optional, for tests that read plans across action kinds. */
+export type LooseAction = import('../../src/model/plan.js').Action & Partial<{
+  instance: string; runtime: import('../../src/model/types.js').Runtime; target: string; version: string; commit: string;
+  specHash: string; from: 'applied'; notBefore: string; crash: Omit<import('../../src/model/types.js').Crash, 'at'>;
+  change: import('../../src/model/plan.js').Change; onUnhealthy: import('../../src/model/plan.js').StatusRecord;
+}>;
+
+/** A plan's actions, read as LooseAction. */
+export function loose(actions: readonly import('../../src/model/plan.js').Action[]): LooseAction[] {
+  return actions as LooseAction[];
 }

@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEnvFile } from '../../src/observe/instances.js';
+import { parseEnvFile } from '../../src/shared/env-parse.js';
 import { loadConfig } from '../../src/spec/config.js';
 import { backendGate, systemdUserEnv } from '../helpers/backends.js';
 import { buildOnce, tend } from '../helpers/cli.js';

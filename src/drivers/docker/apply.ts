@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import type Docker from 'dockerode';
 import {
   activeRecords, isActive, markReplaced, readAdoptionRecord, readAdoptionRecords, writeAdoptionRecord, type AdoptionRecord,
-} from '../../discover/records.js';
-import type { Action } from '../../model/types.js';
+} from '../../state/adopted.js';
+import type { RuntimeAction } from '../../model/plan.js';
 import { loadReleaseImage } from '../../release/image.js';
 import { IMAGE_FILE } from '../../release/manifest.js';
 import { dispatch, NotCarriedOut } from '../dispatch.js';
@@ -82,7 +82,7 @@ async function removeContainer(docker: Docker, info: Docker.ContainerInspectInfo
   }
 }
 
-async function loadImage(action: Action, ctx: ApplyContext): Promise<void> {
+async function loadImage(action: RuntimeAction, ctx: ApplyContext): Promise<void> {
   const release = ctx.release;
   if (!release?.imageId) throw new DockerActionError(`load-image ${action.version ?? ''}: the release has no container image (source.image unset when it was built?)`);
   await loadReleaseImage(
@@ -91,7 +91,7 @@ async function loadImage(action: Action, ctx: ApplyContext): Promise<void> {
   );
 }
 
-async function createContainer(docker: Docker, action: Action, ctx: ApplyContext, t: DockerTimings): Promise<void> {
+async function createContainer(docker: Docker, action: RuntimeAction, ctx: ApplyContext, t: DockerTimings): Promise<void> {
   const plan = containerPlan(action, ctx);
   try {
     const existing = await ownedContainer(docker, plan.name, ctx);
@@ -153,7 +153,7 @@ async function remove(docker: Docker, name: string, ctx: ApplyContext, t: Docker
   if (found.adopted) writeAdoptionRecord(ctx.paths.instances, { ...found.adopted, removedAt: new Date().toISOString() });
 }
 
-function run(docker: Docker, action: Action, ctx: ApplyContext, t: DockerTimings): Promise<void> {
+function run(docker: Docker, action: RuntimeAction, ctx: ApplyContext, t: DockerTimings): Promise<void> {
   return dispatch('docker', action, {
     'load-image': () => loadImage(action, ctx),
     'create-container': () => createContainer(docker, action, ctx, t),
@@ -164,7 +164,7 @@ function run(docker: Docker, action: Action, ctx: ApplyContext, t: DockerTimings
   });
 }
 
-export async function applyDocker(action: Action, ctx: ApplyContext, t: DockerTimings, engine: EngineOptions): Promise<void> {
+export async function applyDocker(action: RuntimeAction, ctx: ApplyContext, t: DockerTimings, engine: EngineOptions): Promise<void> {
   const docker = await connect(engine);
   try {
     await run(docker, action, ctx, t);

@@ -10,8 +10,9 @@
 // command, handed to the image's entrypoint; `source.run.artifact` is not used (the image is the program).
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type Docker from 'dockerode';
-import type { Action, TendConfig } from '../../model/types.js';
-import { canonicalJson, sha256 } from '../../planner/hash.js';
+import type { TendConfig } from '../../model/types.js';
+import type { RuntimeAction } from '../../model/plan.js';
+import { canonicalJson, sha256 } from '../../shared/hash.js';
 import { targetName } from '../../spec/names.js';
 import { APP_DIRS, instanceLayout } from '../../state/layout.js';
 import { INSTANCE_LAYOUT } from '../compare-rules.js';
@@ -49,7 +50,7 @@ export interface ContainerPlan {
   digest: string;
 }
 
-export function containerName(action: Action, config: Pick<TendConfig, 'app' | 'launchd'>): string {
+export function containerName(action: RuntimeAction, config: Pick<TendConfig, 'app' | 'launchd'>): string {
   if (action.target) return action.target;
   if (action.instance) return targetName('docker', config, action.instance);
   throw new Error(`${action.type} ${action.id}: no container named (no target or instance)`);
@@ -85,7 +86,7 @@ export function volumeProblem(bind: string, hostDir: string, instancesDir: strin
 }
 
 /** The create request for the action's instance; throws when the action lacks its spec or the release has no image. */
-export function containerPlan(action: Action, ctx: ApplyContext): ContainerPlan {
+export function containerPlan(action: RuntimeAction, ctx: ApplyContext): ContainerPlan {
   const { spec, release, config } = ctx;
   if (!release?.imageId) {
     throw new Error(`${action.type} ${action.target ?? action.instance ?? ''}: release ${release?.version ?? action.version ?? ''} has no container image (set source.image in tend.yaml and rebuild it)`);

@@ -1,6 +1,6 @@
 // The Docker Engine connection (dockerode, loaded on first use), container listings, and secret-free errors.
 import type Docker from 'dockerode';
-import type { ContainerSummary } from '../../discover/match.js';
+import type { ContainerSummary } from './discovery.js';
 
 export interface EngineOptions {
   /** The Engine's unix socket; default: DOCKER_HOST, else /var/run/docker.sock (dockerode's rules). */

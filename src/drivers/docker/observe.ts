@@ -13,10 +13,10 @@ import { readOwnFile } from '../../fs/safe.js';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { activeRecords, readAdoptionRecords, type AdoptionRecord } from '../../discover/records.js';
+import { activeRecords, readAdoptionRecords, type AdoptionRecord } from '../../state/adopted.js';
 import {
   discoveryReason, exitCodeFromStatus, instanceNameFor, versionFromImage, type ContainerSummary,
-} from '../../discover/match.js';
+} from './discovery.js';
 import type { ObservedItem, ObservedState, RuntimeObservation } from '../../model/types.js';
 import type { ObserveContext } from '../types.js';
 import { LABEL } from './container.js';

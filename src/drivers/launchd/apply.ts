@@ -18,7 +18,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../fs/atomic.js';
-import type { Action } from '../../model/types.js';
+import type { RuntimeAction } from '../../model/plan.js';
 import { targetName } from '../../spec/names.js';
 import { launchSpec } from '../launch.js';
 import { dispatch } from '../dispatch.js';
@@ -38,7 +38,7 @@ interface Job {
   control: Control;
 }
 
-function jobOf(action: Action, ctx: ApplyContext, o: ApplyOptions, redact: readonly string[] = []): Job {
+function jobOf(action: RuntimeAction, ctx: ApplyContext, o: ApplyOptions, redact: readonly string[] = []): Job {
   const label = action.target ?? (action.instance ? targetName('launchd', ctx.config, action.instance) : undefined);
   if (!label) throw new Error(`${action.type} ${action.id}: no launchd label (no target or instance)`);
   const control: Control = {
@@ -69,7 +69,7 @@ async function ownedStatus(job: Job, plist: PlistFile | undefined): Promise<JobS
   return s;
 }
 
-async function writeUnit(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
+async function writeUnit(action: RuntimeAction, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
   const launch = launchSpec(action, ctx);
   const job = jobOf(action, ctx, o, launch.secrets);
   const rendered = renderJob(job.label, launch, action, ctx.config, o);
@@ -101,7 +101,7 @@ async function load(job: Job): Promise<void> {
   await bootstrap(job.control, job.label, job.file);
 }
 
-async function start(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
+async function start(action: RuntimeAction, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
   const job = jobOf(action, ctx, o);
   const status = await existingJob(job, ctx, 'start');
   if (status.running) return;
@@ -109,7 +109,7 @@ async function start(action: Action, ctx: ApplyContext, o: ApplyOptions): Promis
   else await load(job);
 }
 
-async function stop(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
+async function stop(action: RuntimeAction, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
   const job = jobOf(action, ctx, o);
   const plist = ownedPlist(job, ctx);
   const status = await ownedStatus(job, plist);
@@ -118,14 +118,14 @@ async function stop(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise
   await setEnabled(job.control, job.label, false);
 }
 
-async function restart(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
+async function restart(action: RuntimeAction, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
   const job = jobOf(action, ctx, o);
   const status = await existingJob(job, ctx, 'restart');
   if (status.loaded) await bootout(job.control, job.label, job.file, false);
   await load(job);
 }
 
-async function remove(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
+async function remove(action: RuntimeAction, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
   const job = jobOf(action, ctx, o);
   const plist = ownedPlist(job, ctx);
   const status = await ownedStatus(job, plist);
@@ -133,7 +133,7 @@ async function remove(action: Action, ctx: ApplyContext, o: ApplyOptions): Promi
   if (plist) rmSync(job.file, { force: true });
 }
 
-export function applyLaunchd(action: Action, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
+export function applyLaunchd(action: RuntimeAction, ctx: ApplyContext, o: ApplyOptions): Promise<void> {
   return dispatch('launchd', action, {
     'write-unit': () => writeUnit(action, ctx, o),
     start: () => start(action, ctx, o),

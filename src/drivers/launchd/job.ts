@@ -2,8 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Action, TendConfig } from '../../model/types.js';
-import { canonicalJson, sha256 } from '../../planner/hash.js';
+import type { TendConfig } from '../../model/types.js';
+import type { RuntimeAction } from '../../model/plan.js';
+import { canonicalJson, sha256 } from '../../shared/hash.js';
 import type { LaunchSpec } from '../launch.js';
 import { isDict, parsePlist, renderPlist, type PlistDict } from './plist.js';
 
@@ -65,7 +66,7 @@ export interface RenderedJob {
 }
 
 /** The plist of one instance: the launch spec as launchd keys, then the tend marks. */
-export function renderJob(label: string, launch: LaunchSpec, action: Action, config: Pick<TendConfig, 'app'>, o: JobOptions): RenderedJob {
+export function renderJob(label: string, launch: LaunchSpec, action: RuntimeAction, config: Pick<TendConfig, 'app'>, o: JobOptions): RenderedJob {
   const env = Object.fromEntries(Object.entries(launch.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const job: PlistDict = {
     Label: label,

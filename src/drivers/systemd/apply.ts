@@ -5,8 +5,8 @@
 // written units in one `systemctl enable --no-reload` and reloads once, however many units changed.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Action } from '../../model/types.js';
-import { parseDuration } from '../../release/duration.js';
+import type { RuntimeAction } from '../../model/plan.js';
+import { parseDuration } from '../../shared/duration.js';
 import { targetName } from '../../spec/names.js';
 import { writeFileAtomic } from '../../fs/atomic.js';
 import { prepareInstanceDir } from '../../state/layout.js';
@@ -55,7 +55,7 @@ function runOf(ctx: ObserveContext, extraMs = 0): SystemctlRun {
   return { scope: ctx.config.systemd.scope, timeoutMs: Math.max(120_000, stopMs + 30_000) + extraMs, ...(ctx.signal ? { signal: ctx.signal } : {}) };
 }
 
-function unitOf(action: Action, ctx: ApplyContext): string {
+function unitOf(action: RuntimeAction, ctx: ApplyContext): string {
   if (action.target) return action.target;
   if (action.instance) return targetName('systemd', ctx.config, action.instance);
   throw new Error(`${action.type} ${action.id}: no unit named (no target or instance)`);
@@ -81,7 +81,7 @@ function ownedUnit(unit: string, ctx: ApplyContext): { path: string; text: strin
   return { path, text };
 }
 
-async function writeUnit(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+async function writeUnit(action: RuntimeAction, ctx: ApplyContext, pending: PendingReload): Promise<void> {
   const unit = unitOf(action, ctx);
   const { path, text } = ownedUnit(unit, ctx);
   if (!ctx.spec) throw new Error(`write-unit ${unit} needs the instance's spec`);
@@ -139,7 +139,7 @@ async function removeLogUnits(unit: string, ctx: ApplyContext, pending: PendingR
   pending.reload = true;
 }
 
-async function start(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+async function start(action: RuntimeAction, ctx: ApplyContext, pending: PendingReload): Promise<void> {
   const unit = unitOf(action, ctx);
   if (ownedUnit(unit, ctx).text === undefined) throw new Error(`cannot start systemd unit ${unit}: its unit file does not exist (write-unit first)`);
   await pending.flush(runOf(ctx));
@@ -158,7 +158,7 @@ async function clearStartLimit(unit: string, ctx: ApplyContext): Promise<void> {
 }
 
 /** SIGTERM, then SIGKILL after TimeoutStopSec (systemd's own graceful stop); a unit not loaded is stopped. */
-async function stop(action: Action, ctx: ApplyContext): Promise<void> {
+async function stop(action: RuntimeAction, ctx: ApplyContext): Promise<void> {
   const unit = unitOf(action, ctx);
   if (ownedUnit(unit, ctx).text === undefined) return;
   const r = await systemctl(['stop', '--', unit], runOf(ctx));
@@ -167,7 +167,7 @@ async function stop(action: Action, ctx: ApplyContext): Promise<void> {
   }
 }
 
-async function restart(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+async function restart(action: RuntimeAction, ctx: ApplyContext, pending: PendingReload): Promise<void> {
   const unit = unitOf(action, ctx);
   if (ownedUnit(unit, ctx).text === undefined) throw new Error(`cannot restart systemd unit ${unit}: its unit file does not exist (write-unit first)`);
   await pending.flush(runOf(ctx));
@@ -176,7 +176,7 @@ async function restart(action: Action, ctx: ApplyContext, pending: PendingReload
 }
 
 /** Stops, disables and removes the unit file; the reload is left to the batch's flush. */
-async function remove(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+async function remove(action: RuntimeAction, ctx: ApplyContext, pending: PendingReload): Promise<void> {
   const unit = unitOf(action, ctx);
   const { path, text } = ownedUnit(unit, ctx);
   if (text === undefined) {
@@ -194,7 +194,7 @@ async function remove(action: Action, ctx: ApplyContext, pending: PendingReload)
   pending.reload = true;
 }
 
-export function applySystemd(action: Action, ctx: ApplyContext, pending: PendingReload): Promise<void> {
+export function applySystemd(action: RuntimeAction, ctx: ApplyContext, pending: PendingReload): Promise<void> {
   return dispatch('systemd', action, {
     'write-unit': () => writeUnit(action, ctx, pending),
     start: () => start(action, ctx, pending),

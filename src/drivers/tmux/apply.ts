@@ -8,7 +8,7 @@
 // exactly as the new spec would launch it (same argv, cwd, env, release commit: the @tend-launch
 // digest), create-session only restamps the marks: a reload (health/rollout edits) or a repeated
 // create leaves the process alone.
-import type { Action } from '../../model/types.js';
+import type { RuntimeAction } from '../../model/plan.js';
 import { targetName } from '../../spec/names.js';
 import { dispatch } from '../dispatch.js';
 import type { ApplyContext } from '../types.js';
@@ -27,7 +27,7 @@ function runOf(ctx: ApplyContext, redact: readonly string[] = []): TmuxRun {
   return { socket: socketOf(ctx.config), redact, ...(ctx.signal ? { signal: ctx.signal } : {}) };
 }
 
-function sessionOf(action: Action, ctx: ApplyContext): string {
+function sessionOf(action: RuntimeAction, ctx: ApplyContext): string {
   if (action.target) return action.target;
   if (action.instance) return targetName('tmux', ctx.config, action.instance);
   throw new Error(`${action.type} ${action.id}: no session named (no target or instance)`);
@@ -42,7 +42,7 @@ async function ownedPane(run: TmuxRun, session: string, ctx: ApplyContext): Prom
   return pane;
 }
 
-function marks(launch: Launch, action: Action, ctx: ApplyContext): [string, string][] {
+function marks(launch: Launch, action: RuntimeAction, ctx: ApplyContext): [string, string][] {
   return [
     [MARK.app, ctx.config.app],
     [MARK.instance, launch.instance],
@@ -51,7 +51,7 @@ function marks(launch: Launch, action: Action, ctx: ApplyContext): [string, stri
   ];
 }
 
-async function createSession(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+async function createSession(action: RuntimeAction, ctx: ApplyContext, t: StopTimings): Promise<void> {
   const launch = launchFor(action, ctx);
   const run = runOf(ctx, launch.secrets);
   const s = launch.session;
@@ -85,7 +85,7 @@ async function createSession(action: Action, ctx: ApplyContext, t: StopTimings):
 }
 
 /** Runs the process unless it runs already. */
-async function start(action: Action, ctx: ApplyContext): Promise<void> {
+async function start(action: RuntimeAction, ctx: ApplyContext): Promise<void> {
   const run = runOf(ctx);
   const s = sessionOf(action, ctx);
   const pane = await ownedPane(run, s, ctx);
@@ -99,7 +99,7 @@ async function start(action: Action, ctx: ApplyContext): Promise<void> {
 }
 
 /** Marks the session stopped, then SIGTERM -> wait -> SIGKILL; the session stays with a dead pane. */
-async function stop(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+async function stop(action: RuntimeAction, ctx: ApplyContext, t: StopTimings): Promise<void> {
   const run = runOf(ctx);
   const s = sessionOf(action, ctx);
   const pane = await ownedPane(run, s, ctx);
@@ -109,7 +109,7 @@ async function stop(action: Action, ctx: ApplyContext, t: StopTimings): Promise<
 }
 
 /** A graceful stop (when running), then the process anew with the recorded argv. */
-async function restart(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+async function restart(action: RuntimeAction, ctx: ApplyContext, t: StopTimings): Promise<void> {
   const s = sessionOf(action, ctx);
   if (!(await ownedPane(runOf(ctx), s, ctx))) throw new Error(`cannot restart tmux session ${s}: it does not exist (create-session first)`);
   await stop(action, ctx, t);
@@ -121,7 +121,7 @@ async function restart(action: Action, ctx: ApplyContext, t: StopTimings): Promi
  * session, the server ends too (exit-empty on, set in the same tmux call, so a session made meanwhile
  * keeps it up) and its socket file goes: nothing of tend's is left on the host.
  */
-async function remove(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+async function remove(action: RuntimeAction, ctx: ApplyContext, t: StopTimings): Promise<void> {
   const run = runOf(ctx);
   const s = sessionOf(action, ctx);
   const pane = await ownedPane(run, s, ctx);
@@ -133,7 +133,7 @@ async function remove(action: Action, ctx: ApplyContext, t: StopTimings): Promis
   await endEmptyServer(run, socketPath, t);
 }
 
-export function applyTmux(action: Action, ctx: ApplyContext, t: StopTimings): Promise<void> {
+export function applyTmux(action: RuntimeAction, ctx: ApplyContext, t: StopTimings): Promise<void> {
   return dispatch('tmux', action, {
     'create-session': () => createSession(action, ctx, t),
     start: () => start(action, ctx),

@@ -1,5 +1,5 @@
 // What a tmux session launches: the shared launch spec, with tmux's one-argument quirk handled.
-import type { Action } from '../../model/types.js';
+import type { RuntimeAction } from '../../model/plan.js';
 import { targetName } from '../../spec/names.js';
 import { launchSpec, type LaunchSpec } from '../launch.js';
 import type { ApplyContext } from '../types.js';
@@ -11,7 +11,7 @@ export interface Launch extends LaunchSpec {
 }
 
 /** Everything create-session needs; throws when the action lacks its spec or release. */
-export function launchFor(action: Action, ctx: ApplyContext): Launch {
+export function launchFor(action: RuntimeAction, ctx: ApplyContext): Launch {
   const spec = launchSpec(action, ctx);
   let argv = spec.argv;
   if (argv.length === 1) {

@@ -2,7 +2,7 @@
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ioError } from '../fs/io-error.js';
+import { ioError } from './io-error.js';
 
 export interface LockOwner {
   pid: number;

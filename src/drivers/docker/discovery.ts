@@ -1,5 +1,5 @@
 // Pure rules of discovery: which containers look like instances, and what an adopted one's desired file says.
-import { readSchema } from '../spec/schemas.js';
+import { instanceNameProblem, sanitizeName } from '../../spec/names.js';
 
 /** What discovery needs of one container, as the Engine's container list gives it. */
 export interface ContainerSummary {
@@ -72,36 +72,6 @@ export function discoveryReason(c: ContainerSummary, rules: DiscoveryRules): str
   if (value !== undefined) return `label ${rules.label}=${value}`;
   const pattern = rules.imagePatterns.find((p) => imageMatches(c.image, p));
   return pattern !== undefined ? `image ${pattern}` : undefined;
-}
-
-interface NameRules {
-  pattern: RegExp;
-  maxLength: number;
-  reserved: readonly string[];
-}
-
-let nameRules: NameRules | undefined;
-
-/** The instance-name rules of desired files, read from instance.schema.json (one source of truth). */
-function rules(): NameRules {
-  if (nameRules) return nameRules;
-  const def = (readSchema('instance.schema.json').definitions as Record<string, { pattern: string; maxLength: number; not: { enum: string[] } }>).instanceName!;
-  nameRules = { pattern: new RegExp(def.pattern), maxLength: def.maxLength, reserved: def.not.enum };
-  return nameRules;
-}
-
-/** Why `name` cannot name an instance, or undefined when it can. */
-export function instanceNameProblem(name: string): string | undefined {
-  const r = rules();
-  if (name.length > r.maxLength) return `is longer than ${r.maxLength} characters`;
-  if (!r.pattern.test(name)) return "is not a lowercase DNS label (a-z, 0-9 and '-', not starting or ending with '-')";
-  if (r.reserved.includes(name)) return 'is a reserved word';
-  return undefined;
-}
-
-/** A container name made into an instance name: lowercase, runs of other characters become '-'. */
-export function sanitizeName(name: string): string {
-  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, rules().maxLength).replace(/-+$/, '');
 }
 
 export type NameChoice = { name: string; from: 'label' | 'container' } | { problem: string };

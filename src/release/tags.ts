@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { VersionResolution } from '../model/types.js';
-import { latestTag } from '../release/semver.js';
+import { latestTag } from '../shared/semver.js';
 
 export function isRemoteRepo(repo: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^/]+:/.test(repo);

@@ -5,7 +5,7 @@ import { observeAll } from '../observe/index.js';
 import { readInstanceStates } from '../observe/instances.js';
 import { readReleaseInfo, type ReleaseInfo } from '../observe/releases.js';
 import type { RootPaths } from '../spec/config.js';
-import { releasesInUse } from './in-use.js';
+import { releasesInUse } from '../release/in-use.js';
 
 export interface ReleaseUsage {
   releases: ReleaseInfo[];

@@ -1,5 +1,6 @@
 // Field-level differences between the last applied spec and the desired one, for people.
-import type { FieldChange, InstanceSpec } from '../model/types.js';
+import type { InstanceSpec } from '../model/types.js';
+import type { FieldChange } from '../model/plan.js';
 import { canonicalJson } from './hash.js';
 
 const HIDDEN = new Set(['name', 'apiVersion']);
