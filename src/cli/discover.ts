@@ -6,6 +6,7 @@ import { withConfiguredPorts } from '../discover/scan.js';
 import { adoptionFile } from '../state/adopted.js';
 import { desiredEditRefusal } from '../ops/guard.js';
 import { requireRoot } from './release-usage.js';
+import { errorMessage } from '../shared/errors.js';
 
 interface DiscoverOptions {
   json?: boolean;
@@ -65,7 +66,7 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
   try {
     found = await discover({ config, instancesDir: paths.instances, scan: enabled });
   } catch (err) {
-    process.stderr.write(`error: cannot list Docker containers: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`error: cannot list Docker containers: ${errorMessage(err)}\n`);
     process.exitCode = 1;
     return;
   }
@@ -79,7 +80,7 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
     }
     if (result || forgotten.length > 0) after = await discover({ config, instancesDir: paths.instances, scan: enabled });
   } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
     process.exitCode = 1;
     return;
   }

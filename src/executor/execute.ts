@@ -28,6 +28,7 @@ import { recorder, specOf, type InstanceView } from './record.js';
 import { markOutput, type OutputMark } from './exit-cause.js';
 import { HealthFailure, sleepUntil, verifyHealth } from './verify.js';
 import type { Log } from '../shared/log.js';
+import { errorMessage } from '../shared/errors.js';
 
 export type { Log, LogLevel } from '../shared/log.js';
 
@@ -231,7 +232,7 @@ export async function execute(plan: Plan, opts: ExecuteOptions): Promise<Execute
           if (log.debug) log('debug', `${name}: ${action.type} starting`, { instance: name, action: action.id });
           await runAction(action, view, mark);
         } catch (err) {
-          const reason = err instanceof Error ? err.message : String(err);
+          const reason = errorMessage(err);
           if (err instanceof HealthFailure) {
             record.unhealthy(ip, action, reason);
             if (lock) opts.keepLocks?.set(name, lock);

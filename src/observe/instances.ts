@@ -6,6 +6,7 @@ import { canonicalJson, sha256 } from '../shared/hash.js';
 import { readHistory } from '../state/history.js';
 import { parseEnvFile } from '../shared/env-parse.js';
 import { readStatus } from '../state/status.js';
+import { errorMessage } from '../shared/errors.js';
 
 
 /** tend's own entries of an instance directory: never links, FIFOs or folders (see OWN_FILES in src/fs/layout.ts). */
@@ -26,7 +27,7 @@ export function unsafeEntries(dir: string): string[] {
     try {
       f();
     } catch (err) {
-      out.push((err as Error).message);
+      out.push(errorMessage(err));
     }
   };
   check(() => assertOwnDirOrAbsent(dir));
