@@ -52,9 +52,9 @@ export async function pruneReleases(agent: Agent, log: Logger): Promise<string[]
 /** Starts the agent (lock, status server, first resync, watchers, schedules). Throws when another agent holds the root. */
 export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const log = opts.logger;
+  const metrics = await AgentMetrics.create();
   const agent = new Agent({ cwd: opts.cwd, ...(opts.dir !== undefined ? { dir: opts.dir } : {}), env: opts.env, logger: log });
   agent.acquire();
-  const metrics = new AgentMetrics();
   agent.hooks = metrics;
   let server: StatusServer;
   try {
