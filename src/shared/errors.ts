@@ -53,3 +53,15 @@ export const EXIT_CODE: Readonly<Record<ErrorKind, 1>> = { user: 1, system: 1 };
 export function exitCodeOf(err: unknown): number {
   return EXIT_CODE[errorKind(err)];
 }
+
+/** The errno code of a Node system error (`ENOENT`, `EACCES`, ...), else undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' ? code : undefined;
+}
+
+/** The path (or a folder on it) does not exist: an absent thing, not a failure. Anything else is an error to report. */
+export function isNotFound(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

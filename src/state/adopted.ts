@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readOwnFile, writeOwnFile } from '../fs/safe.js';
 import { join } from 'node:path';
+import { isNotFound } from '../shared/errors.js';
 
 export const ADOPTED_FILE = 'adopted.json';
 
@@ -55,8 +56,9 @@ export function readAdoptionRecords(instancesDir: string): AdoptionRecord[] {
   let names: string[];
   try {
     names = readdirSync(instancesDir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
   }
   return names.sort().flatMap((n) => (existsSync(adoptionFile(instancesDir, n)) ? readAdoptionRecord(instancesDir, n) ?? [] : []));
 }
