@@ -52,6 +52,7 @@ export function readSecretValues(instancesDir: string): string[] {
     try {
       text = readOwnFile(join(instancesDir, name, '.env'));
     } catch {
+      // an unreadable or unsafe .env adds no values; the others still count
       continue;
     }
     if (text === undefined) continue;
@@ -89,6 +90,7 @@ export function scrubLine(line: string, secrets: Iterable<string>): string {
   try {
     parsed = JSON.parse(line);
   } catch {
+    // not JSON: the line is written as it is
     parsed = undefined;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -46,6 +46,7 @@ function realOrUndefined(path: string): string | undefined {
   try {
     return realpathSync(path);
   } catch {
+    // gone or a dangling link: nothing to compare
     return undefined;
   }
 }
@@ -160,6 +161,7 @@ function isDir(path: string): boolean {
   try {
     return lstatSync(path).isDirectory();
   } catch {
+    // gone: not a folder to walk
     return false;
   }
 }
@@ -168,6 +170,7 @@ function entries(dir: string) {
   try {
     return readdirSync(dir, { withFileTypes: true });
   } catch {
+    // gone or unreadable: nothing to rotate here this round
     return [];
   }
 }

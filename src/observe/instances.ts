@@ -16,6 +16,7 @@ function readText(file: string): string | undefined {
   try {
     return readOwnFile(file);
   } catch {
+    // unsafe entries are reported by unsafeEntries(); a missing file is undefined already
     return undefined;
   }
 }
@@ -43,6 +44,7 @@ function readJson<T>(file: string): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch {
+    // a torn or hand-edited JSON file reads as absent
     return undefined;
   }
 }

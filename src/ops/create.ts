@@ -84,6 +84,7 @@ function readOptional(file: string): string | undefined {
   try {
     return readOwnFile(file);
   } catch {
+    // absent or refused (a link): treated as no earlier file; writing it refuses a link anyway
     return undefined;
   }
 }

@@ -51,6 +51,7 @@ export function tendPackageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
+    // package.json not beside dist/ (bundled): the manifest says unknown
     return 'unknown';
   }
 }
@@ -60,6 +61,7 @@ function builtBy(): string {
   try {
     user = userInfo().username;
   } catch {
+    // no passwd entry for this uid (containers)
     user = process.env.USER ?? String(process.getuid?.() ?? 'unknown');
   }
   return `${user}@${hostname()}`;
@@ -90,6 +92,7 @@ function readdirSafe(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch {
+    // missing: nothing to list
     return [];
   }
 }

@@ -46,6 +46,7 @@ const executable = (file: string) => {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();
   } catch {
+    // missing or not executable
     return false;
   }
 };

@@ -112,6 +112,7 @@ export function imageArchiveProblem(file: string): string | undefined {
     const ok = index.name === 'manifest.json' ? Array.isArray(value) && value.length > 0 : typeof value === 'object' && value !== null;
     return ok ? undefined : `has an empty or malformed ${index.name}`;
   } catch {
+    // the message names the entry; the parse error adds nothing for the operator
     return `has an unreadable ${index.name}`;
   }
 }

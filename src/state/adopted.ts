@@ -37,6 +37,7 @@ function parse(text: string, instance: string): AdoptionRecord | undefined {
       ...(typeof v.removedAt === 'string' ? { removedAt: v.removedAt } : {}),
     };
   } catch {
+    // torn or hand-edited: no record (the container stays unowned and untouched)
     return undefined;
   }
 }
@@ -47,6 +48,7 @@ export function readAdoptionRecord(instancesDir: string, instance: string): Adop
     const text = readOwnFile(adoptionFile(instancesDir, instance));
     return text === undefined ? undefined : parse(text, instance);
   } catch {
+    // unsafe or unreadable: no record (the container stays unowned and untouched)
     return undefined;
   }
 }
