@@ -61,6 +61,20 @@ module.exports = {
       from: { path: '^src/drivers/([^/]+)/' },
       to: { path: '^src/drivers/[^/]+/', pathNot: '^src/drivers/$1/' },
     },
+    {
+      name: 'prom-client-only-lazily',
+      comment: 'prom-client is loaded by AgentMetrics.create() alone, with a dynamic import (types aside), so the CLI never loads it.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^node_modules/prom-client/', dynamic: false, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'prom-client-in-metrics',
+      comment: 'Only src/agent/metrics.ts imports prom-client.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/agent/metrics\\.ts$' },
+      to: { path: '^node_modules/prom-client/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -37,7 +37,8 @@ export { instanceLogs, logSourceOf, parseSince, type LogsOptions, type LogsStrea
 /** Opening a deployment root without the CLI; the operator functions' Project and error type. */
 export { openProject, assertInstanceName, type OpenProjectOptions } from './ops/project.js';
 export type { Project } from './ops/edit.js';
-export { OpsError, desiredEditRefusal, type OpsErrorKind } from './ops/guard.js';
+export { OpsError, desiredEditRefusal, type OpsErrorCode, type OpsErrorKind } from './ops/guard.js';
+export { TendError, errorKind, errorMessage, isRetryable, type ErrorKind } from './shared/errors.js';
 /** `tend create`, `tend delete`, `tend init`, `tend secret set|unset`. */
 export { createInstance, type CreateOptions, type CreateResult } from './ops/create.js';
 export { deleteInstance, InstanceRunsError, previewDelete, type DeleteOptions, type DeleteResult, type DeletePreview } from './ops/delete.js';

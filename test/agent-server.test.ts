@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AgentMetrics, escapeLabelValue } from '../src/agent/metrics.js';
+import { AgentMetrics } from '../src/agent/metrics.js';
 import { escapeHtml, PHASE_COLORS, renderStatusPage } from '../src/agent/page.js';
 import { parseListen, startStatusServer, type StatusServer } from '../src/agent/server.js';
 import type { AgentView, ReconcileRecord } from '../src/agent/types.js';
@@ -82,8 +82,8 @@ function one(samples: Sample[], name: string, labels: Record<string, string> = {
 }
 
 describe('AgentMetrics', () => {
-  it('renders counters, histograms and gauges that parse back to the recorded values', () => {
-    const m = new AgentMetrics({ startTime: new Date('2025-06-01T00:00:00.000Z') });
+  it('renders counters, histograms and gauges that parse back to the recorded values', async () => {
+    const m = await AgentMetrics.create({ startTime: new Date('2025-06-01T00:00:00.000Z') });
     m.reconcileFinished('web', 250, 'ok');
     m.reconcileFinished('web', 4000, 'ok');
     m.reconcileFinished('web', 90_000, 'failed');
@@ -94,7 +94,7 @@ describe('AgentMetrics', () => {
     m.rollback('api');
     m.resyncFinished(1500, 3);
     m.resyncFinished(500, 1);
-    const text = m.render(rowsFixture(), 4);
+    const text = await m.render(rowsFixture(), 4);
     const s = parsePrometheusText(text);
 
     expect(one(s, 'tend_reconciles_total', { instance: 'web', result: 'ok' })).toBe(2);
@@ -132,10 +132,11 @@ describe('AgentMetrics', () => {
     }
   });
 
-  it('writes one HELP and one TYPE line per family, before its samples', () => {
-    const m = new AgentMetrics();
+  it('writes one HELP and one TYPE line per family, before its samples', async () => {
+    const m = await AgentMetrics.create();
     m.reconcileFinished('web', 10, 'ok');
-    const lines = m.render(rowsFixture(), 0).trimEnd().split('\n');
+    // Blank lines between families are part of the text format (prom-client writes them).
+    const lines = (await m.render(rowsFixture(), 0)).trimEnd().split('\n').filter((l) => l !== '');
     const types = new Map<string, string>();
     const helps = new Set<string>();
     for (const line of lines) {
@@ -162,14 +163,13 @@ describe('AgentMetrics', () => {
     expect(one(parsePrometheusText(lines.join('\n')), 'tend_resyncs_total')).toBe(0);
   });
 
-  it('escapes label values so odd instance names parse back unchanged', () => {
+  it('escapes label values so odd instance names parse back unchanged', async () => {
     const odd = 'we"ird\\name\nwith newline';
-    expect(escapeLabelValue(odd)).toBe('we\\"ird\\\\name\\nwith newline');
-    const m = new AgentMetrics();
+    const m = await AgentMetrics.create();
     m.rollback(odd);
     m.reconcileFinished(odd, 1, 'error');
     const row: InstanceStatus = { name: odd, phase: 'Unknown', warnings: [] };
-    const text = m.render([row], 0);
+    const text = await m.render([row], 0);
     expect(text.split('\n').filter((l) => l.startsWith('tend_rollbacks_total'))).toEqual(['tend_rollbacks_total{instance="we\\"ird\\\\name\\nwith newline"} 1']);
     const s = parsePrometheusText(text);
     expect(one(s, 'tend_rollbacks_total', { instance: odd })).toBe(1);
@@ -203,12 +203,13 @@ describe('status page HTML', () => {
 
 describe('status server', () => {
   const view = new PlainView();
-  const metrics = new AgentMetrics({ startTime: new Date(view.startedAt) });
+  let metrics: AgentMetrics;
   const logLines: string[] = [];
   const log = pino({ level: 'info' }, { write: (s: string) => { logLines.push(s); } });
   let server: StatusServer;
 
   beforeAll(async () => {
+    metrics = await AgentMetrics.create({ startTime: new Date(view.startedAt) });
     metrics.reconcileFinished('web', 1250, 'ok');
     server = await startStatusServer({ listen: '127.0.0.1:0', view, metrics, log });
   });
@@ -267,6 +268,16 @@ describe('status server', () => {
     expect(one(s, 'tend_instance_phase', { instance: 'worker', phase: 'InvalidSpec' })).toBe(1);
     expect(one(s, 'tend_queue_depth')).toBe(2);
     expect(one(s, 'tend_reconciles_total', { instance: 'web', result: 'ok' })).toBe(1);
+  });
+
+  it('GET /metrics: the process metrics come with it (resident memory, event-loop lag)', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/^# TYPE process_resident_memory_bytes gauge$/m);
+    expect(text).toMatch(/^# TYPE nodejs_eventloop_lag_seconds gauge$/m);
+    const s = parsePrometheusText(text);
+    expect(one(s, 'process_resident_memory_bytes')).toBeGreaterThan(1024 * 1024);
+    expect(one(s, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+    expect(one(s, 'process_cpu_seconds_total')).toBeGreaterThan(0);
   });
 
   it('GET / serves the page with every value escaped; HEAD sends headers only', async () => {
@@ -357,7 +368,7 @@ describe.skipIf(browserDecision === 'skip')('status page in headless Chromium', 
     if (!chromiumStatus.ok) throw new Error(`chromium is not available: ${chromiumStatus.why} (TEND_REQUIRE_BACKENDS is set, so this is a failure)`);
     const { chromium } = await import('playwright-core');
     const view = new PlainView();
-    const metrics = new AgentMetrics();
+    const metrics = await AgentMetrics.create();
     const server = await startStatusServer({ listen: '127.0.0.1:0', view, metrics, refreshSeconds: 1 });
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     try {

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeOwner, readLockOwner, tryAcquireLock, type Lock, type LockOwner } from '../fs/lock.js';
 import type { RootPaths } from '../spec/config.js';
+import { TendError } from '../shared/errors.js';
 
 /** Dot-named, so it can never be an instance (names start with a letter or digit). */
 export const AGENT_LOCK = '.agent.lock';
@@ -11,9 +12,10 @@ export function agentLockPath(paths: Pick<RootPaths, 'instances'>): string {
   return join(paths.instances, AGENT_LOCK);
 }
 
-export class AgentRunningError extends Error {
+/** Another agent holds the root: the operator's to resolve (stop one of them); trying again will not help. */
+export class AgentRunningError extends TendError {
   constructor(readonly path: string, readonly owner: LockOwner | undefined) {
-    super(`another tend agent runs on this root (${describeOwner(owner)}; lock ${path})`);
+    super(`another tend agent runs on this root (${describeOwner(owner)}; lock ${path})`, { kind: 'user' });
   }
 }
 

@@ -19,6 +19,7 @@ import { Schedules } from './schedules.js';
 import type { AgentView, ReconcileRecord, ReconcileResultKind } from './types.js';
 import { watchDesired, type DesiredWatcher } from './watch.js';
 import { WorkQueue } from './work-queue.js';
+import { errorMessage, isRetryable, TendError } from '../shared/errors.js';
 
 export interface AgentOptions {
   cwd: string;
@@ -40,10 +41,6 @@ const RETRY_MIN_MS = 2_000;
 const RETRY_MAX_MS = 300_000;
 /** A status request refreshes the runtimes' picture in the background when it is older than this. */
 const OBSERVED_MAX_AGE_MS = 5_000;
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 export class Agent implements AgentView {
   root = '';
@@ -70,7 +67,7 @@ export class Agent implements AgentView {
   constructor(private readonly opts: AgentOptions) {
     this.log = opts.logger;
     const first = this.load();
-    if (!first) throw new Error(this.problems.get('config') ?? `${CONFIG_FILE} could not be loaded`);
+    if (!first) throw new TendError(this.problems.get('config') ?? `${CONFIG_FILE} could not be loaded`, { kind: 'user' });
   }
 
   /** tend.yaml and desired/, read again; undefined (and a warning) while tend.yaml is broken: the last good state stays. */
@@ -167,7 +164,7 @@ export class Agent implements AgentView {
         queued++;
       }
     } catch (err) {
-      this.log.error({ err }, `resync failed: ${message(err)}`);
+      this.log.error({ err }, `resync failed: ${errorMessage(err)}`);
     }
     const ms = performance.now() - t0;
     this.hooks.resyncFinished?.(ms, queued);
@@ -209,7 +206,8 @@ export class Agent implements AgentView {
     let invalid: string | undefined;
     const desired = this.load();
     try {
-      if (!desired) throw new Error(this.problems.get('config') ?? `${CONFIG_FILE} is not valid`);
+      // Terminal: an edit of tend.yaml resyncs everything (the watcher), so waiting on a timer adds nothing.
+      if (!desired) throw new TendError(this.problems.get('config') ?? `${CONFIG_FILE} is not valid`, { kind: 'user' });
       const r = await reconcile(desired, this.paths, {
         only: new Set([name]), signal, log: execLog(log), updatedBy: 'agent',
         onBuild: (version, ms, ok) => this.hooks.buildFinished?.(version, ms, ok),
@@ -241,12 +239,12 @@ export class Agent implements AgentView {
     } catch (err) {
       if (signal.aborted) {
         result = 'cancelled';
-        why = message(signal.reason);
+        why = errorMessage(signal.reason);
         log.info(`${name}: work abandoned: ${why}`);
       } else {
         result = 'error';
-        why = message(err);
-        retry = true;
+        why = errorMessage(err);
+        retry = isRetryable(err);
         log.error({ err }, `${name}: reconcile failed: ${why}`);
       }
     }
@@ -283,7 +281,7 @@ export class Agent implements AgentView {
         this.observed = { at: Date.now(), value };
         this.noteBackends(this.desired, value);
       } catch (err) {
-        this.log.warn({ err }, `observing runtimes for status failed: ${message(err)}`);
+        this.log.warn({ err }, `observing runtimes for status failed: ${errorMessage(err)}`);
       } finally {
         this.refreshing = undefined;
       }

@@ -2,6 +2,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit, type SimpleGitOptions } from 'simple-git';
+import { errorMessage } from '../shared/errors.js';
 
 /**
  * What one pull did. `message` is for people in every case (the agent logs it; `pullWarning`
@@ -84,7 +85,7 @@ function gitIn(dir: string, timeoutMs?: number, signal?: AbortSignal): SimpleGit
 }
 
 const firstLine = (e: unknown): string =>
-  (e instanceof Error ? e.message : String(e)).split('\n').map((l) => l.trim()).find((l) => l !== '') ?? 'unknown error';
+  errorMessage(e).split('\n').map((l) => l.trim()).find((l) => l !== '') ?? 'unknown error';
 const short = (sha: string): string => sha.slice(0, 7);
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 const nul = (out: string): string[] => out.split('\0').filter((p) => p !== '');

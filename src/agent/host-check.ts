@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
+import { TendError } from '../shared/errors.js';
 
 /** Names every loopback client may use; a Host header must be one of these or the bound address, with the port. */
 export const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'] as const;
@@ -65,10 +66,10 @@ export function exposureWarning(listenHost: string, port: number): string | unde
 }
 
 /** A status server that could not listen: one line for the operator, no stack. */
-export class ListenError extends Error {
-  constructor(readonly listen: string, readonly code: string | undefined, message: string) {
-    super(message);
-    this.name = 'ListenError';
+export class ListenError extends TendError {
+  constructor(readonly listen: string, readonly code: string | undefined, message: string, cause?: unknown) {
+    // The operator's to fix (another process holds the address, or agent.listen is wrong).
+    super(message, { kind: 'user', ...(cause !== undefined ? { cause } : {}) });
   }
 }
 
@@ -81,5 +82,5 @@ export function listenError(listen: string, err: unknown): ListenError {
       : code === 'EACCES' ? 'permission denied (EACCES; ports below 1024 need privileges)'
         : code === 'ENOTFOUND' ? 'the host name does not resolve (ENOTFOUND)'
           : `${(typeof e?.errno === 'number' ? getSystemErrorMap().get(e.errno)?.[1] : undefined) ?? e?.message ?? String(err)}${code ? ` (${code})` : ''}`;
-  return new ListenError(listen, code, `cannot listen on ${listen}: ${why}`);
+  return new ListenError(listen, code, `cannot listen on ${listen}: ${why}`, err);
 }

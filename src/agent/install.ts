@@ -197,6 +197,7 @@ function marksOf(kind: AgentKind, text: string): { app: string; root: string } {
     const str = (k: string) => (isDict(d) && typeof d[k] === 'string' ? d[k] : '');
     return { app: str(MARK.app), root: str(AGENT_MARK) };
   } catch {
+    // not a plist tend can read: it carries no tend marks
     return { app: '', root: '' };
   }
 }

@@ -7,6 +7,7 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
 import type { Log } from '../shared/log.js';
 import { parseEnvFile } from '../shared/env-parse.js';
+import { isNotFound } from '../shared/errors.js';
 
 export type { Logger } from 'pino';
 
@@ -35,20 +36,23 @@ export interface AgentLoggerOptions {
   secrets?: () => Iterable<string>;
 }
 
-/** The values of every `instances/<name>/.env` (deduplicated); a missing folder or file gives nothing. */
+/** The values of every `instances/<name>/.env` (deduplicated); a missing folder or file gives nothing, an unreadable folder throws. */
 export function readSecretValues(instancesDir: string): string[] {
   const out = new Set<string>();
   let names: string[];
   try {
     names = readdirSync(instancesDir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
-  } catch {
-    return [];
+  } catch (err) {
+    // Unreadable is not "no secrets": the redacting logger keeps the last list it could read.
+    if (isNotFound(err)) return [];
+    throw err;
   }
   for (const name of names.sort()) {
     let text: string | undefined;
     try {
       text = readOwnFile(join(instancesDir, name, '.env'));
     } catch {
+      // an unreadable or unsafe .env adds no values; the others still count
       continue;
     }
     if (text === undefined) continue;
@@ -86,6 +90,7 @@ export function scrubLine(line: string, secrets: Iterable<string>): string {
   try {
     parsed = JSON.parse(line);
   } catch {
+    // not JSON: the line is written as it is
     parsed = undefined;
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {

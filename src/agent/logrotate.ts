@@ -4,6 +4,7 @@ import { basename, dirname, join, sep } from 'node:path';
 import { LOG_FILE } from '../release/manifest.js';
 import type { RootPaths } from '../spec/config.js';
 import { AGENT_LOG } from './install.js';
+import { errorMessage } from '../shared/errors.js';
 
 const UNITS: Record<string, number> = { '': 1, B: 1, K: 1024, KB: 1024, M: 1024 ** 2, MB: 1024 ** 2, G: 1024 ** 3, GB: 1024 ** 3 };
 
@@ -45,6 +46,7 @@ function realOrUndefined(path: string): string | undefined {
   try {
     return realpathSync(path);
   } catch {
+    // gone or a dangling link: nothing to compare
     return undefined;
   }
 }
@@ -149,7 +151,7 @@ export function rotateLogs(opts: RotateOptions): RotateReport {
       if (r.kind === 'rotated') report.rotated.push({ file, size: r.size });
       else if (r.kind === 'skipped') report.skipped.push({ file, reason: r.reason });
     } catch (err) {
-      report.errors.push({ file, message: (err as Error).message });
+      report.errors.push({ file, message: errorMessage(err) });
     }
   }
   return report;
@@ -159,6 +161,7 @@ function isDir(path: string): boolean {
   try {
     return lstatSync(path).isDirectory();
   } catch {
+    // gone: not a folder to walk
     return false;
   }
 }
@@ -167,6 +170,7 @@ function entries(dir: string) {
   try {
     return readdirSync(dir, { withFileTypes: true });
   } catch {
+    // gone or unreadable: nothing to rotate here this round
     return [];
   }
 }

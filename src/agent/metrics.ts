@@ -1,103 +1,12 @@
-// The agent's own Prometheus metrics: a small hand-written registry rendered in the text format (version 0.0.4).
+// The agent's own Prometheus metrics through prom-client: one Registry per agent with the default
+// process metrics (CPU, RSS, event-loop lag, ...) beside tend's own. prom-client is imported only here
+// and only by AgentMetrics.create(), which the agent calls when it starts the server that serves
+// /metrics, so the CLI never loads it.
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Phase } from '../model/types.js';
 import { PHASES } from '../state/status.js';
 import type { InstanceStatus } from '../status/index.js';
 import type { ReconcileResultKind } from './types.js';
-
-type Labels = Record<string, string>;
-
-/** A label value in the text format: backslash, double quote and newline escaped. */
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-/** HELP text: backslash and newline escaped. */
-function escapeHelp(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function labelText(labels: Labels): string {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return '';
-  return `{${keys.map((k) => `${k}="${escapeLabelValue(labels[k]!)}"`).join(',')}}`;
-}
-
-/** A number as the text format writes it (+Inf, -Inf, NaN; no exponent for ordinary values). */
-function num(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
-  if (v === Infinity) return '+Inf';
-  if (v === -Infinity) return '-Inf';
-  return String(v);
-}
-
-function header(name: string, help: string, type: 'counter' | 'gauge' | 'histogram'): string {
-  return `# HELP ${name} ${escapeHelp(help)}\n# TYPE ${name} ${type}\n`;
-}
-
-/** Series keyed by their label values (in label-name order), so output order is stable (sorted). */
-function seriesKey(labelNames: readonly string[], labels: Labels): string {
-  return JSON.stringify(labelNames.map((n) => labels[n] ?? ''));
-}
-
-function labelsOf(labelNames: readonly string[], key: string): Labels {
-  const values = JSON.parse(key) as string[];
-  return Object.fromEntries(labelNames.map((n, i) => [n, values[i]!]));
-}
-
-class Counter {
-  private readonly series = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly string[]) {
-    if (labelNames.length === 0) this.inc({}, 0); // an unlabelled counter reads 0 from the start
-  }
-
-  inc(labels: Labels = {}, by = 1): void {
-    const k = seriesKey(this.labelNames, labels);
-    this.series.set(k, (this.series.get(k) ?? 0) + by);
-  }
-
-  render(): string {
-    let out = header(this.name, this.help, 'counter');
-    for (const k of [...this.series.keys()].sort()) out += `${this.name}${labelText(labelsOf(this.labelNames, k))} ${num(this.series.get(k)!)}\n`;
-    return out;
-  }
-}
-
-interface HistogramSeries {
-  buckets: number[];
-  sum: number;
-  count: number;
-}
-
-class Histogram {
-  private readonly series = new Map<string, HistogramSeries>();
-  constructor(
-    readonly name: string, readonly help: string, readonly labelNames: readonly string[], readonly bounds: readonly number[],
-  ) {
-    if (labelNames.length === 0) this.series.set(seriesKey(labelNames, {}), { buckets: bounds.map(() => 0), sum: 0, count: 0 });
-  }
-
-  observe(value: number, labels: Labels = {}): void {
-    const k = seriesKey(this.labelNames, labels);
-    let s = this.series.get(k);
-    if (!s) this.series.set(k, (s = { buckets: this.bounds.map(() => 0), sum: 0, count: 0 }));
-    this.bounds.forEach((b, i) => { if (value <= b) s.buckets[i]!++; });
-    s.sum += value;
-    s.count++;
-  }
-
-  render(): string {
-    let out = header(this.name, this.help, 'histogram');
-    for (const k of [...this.series.keys()].sort()) {
-      const labels = labelsOf(this.labelNames, k);
-      const s = this.series.get(k)!;
-      this.bounds.forEach((b, i) => { out += `${this.name}_bucket${labelText({ ...labels, le: num(b) })} ${s.buckets[i]}\n`; });
-      out += `${this.name}_bucket${labelText({ ...labels, le: '+Inf' })} ${s.count}\n`;
-      out += `${this.name}_sum${labelText(labels)} ${num(s.sum)}\n`;
-      out += `${this.name}_count${labelText(labels)} ${s.count}\n`;
-    }
-    return out;
-  }
-}
 
 /** Bucket bounds in seconds. */
 const RECONCILE_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -108,68 +17,86 @@ export interface AgentMetricsOptions {
   startTime?: Date;
 }
 
+interface Families {
+  reconciles: Counter<'instance' | 'result'>;
+  reconcileDuration: Histogram<'instance'>;
+  builds: Counter<'result'>;
+  buildDuration: Histogram<'result'>;
+  lastBuild: Gauge<'version' | 'result'>;
+  rollbacks: Counter<'instance'>;
+  resyncs: Counter;
+  resyncDuration: Histogram;
+  resyncChanged: Counter;
+  phase: Gauge<'instance' | 'phase'>;
+  queueDepth: Gauge;
+  startTime: Gauge;
+}
+
 /** What the agent counts; the loop calls the `...Finished` methods, the status server calls `render`. */
 export class AgentMetrics {
-  private readonly startTime: Date;
-  private readonly reconciles = new Counter('tend_reconciles_total', 'Reconciles the agent ran, by instance and result.', ['instance', 'result']);
-  private readonly reconcileDuration = new Histogram('tend_reconcile_duration_seconds', 'How long one instance\'s reconcile took.', ['instance'], RECONCILE_BUCKETS);
-  private readonly builds = new Counter('tend_builds_total', 'Release builds, by result (ok or failed).', ['result']);
-  private readonly buildDuration = new Histogram('tend_build_duration_seconds', 'How long a release build took.', ['result'], BUILD_BUCKETS);
-  private readonly rollbacks = new Counter('tend_rollbacks_total', 'Automatic rollbacks after a failed health check, by instance.', ['instance']);
-  private readonly resyncs = new Counter('tend_resyncs_total', 'Full resyncs of every instance.', []);
-  private readonly resyncDuration = new Histogram('tend_resync_duration_seconds', 'How long a full resync took.', [], RECONCILE_BUCKETS);
-  private readonly resyncChanged = new Counter('tend_resync_changed_instances_total', 'Instances a full resync had to act on (drift repaired).', []);
-  private lastBuild: { version: string; result: string } | undefined;
+  private constructor(private readonly registry: Registry, private readonly m: Families) {}
 
-  constructor(opts: AgentMetricsOptions = {}) {
-    this.startTime = opts.startTime ?? new Date();
+  /** Loads prom-client and registers every family (in the order /metrics lists them) and the default process metrics. */
+  static async create(opts: AgentMetricsOptions = {}): Promise<AgentMetrics> {
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = await import('prom-client');
+    const registry = new Registry();
+    const registers = [registry];
+    const m: Families = {
+      reconciles: new Counter({ name: 'tend_reconciles_total', help: 'Reconciles the agent ran, by instance and result.', labelNames: ['instance', 'result'], registers }),
+      reconcileDuration: new Histogram({ name: 'tend_reconcile_duration_seconds', help: 'How long one instance\'s reconcile took.', labelNames: ['instance'], buckets: RECONCILE_BUCKETS, registers }),
+      builds: new Counter({ name: 'tend_builds_total', help: 'Release builds, by result (ok or failed).', labelNames: ['result'], registers }),
+      buildDuration: new Histogram({ name: 'tend_build_duration_seconds', help: 'How long a release build took.', labelNames: ['result'], buckets: BUILD_BUCKETS, registers }),
+      lastBuild: new Gauge({ name: 'tend_last_build_info', help: 'The last release build: its version and result (always 1).', labelNames: ['version', 'result'], registers }),
+      rollbacks: new Counter({ name: 'tend_rollbacks_total', help: 'Automatic rollbacks after a failed health check, by instance.', labelNames: ['instance'], registers }),
+      resyncs: new Counter({ name: 'tend_resyncs_total', help: 'Full resyncs of every instance.', registers }),
+      resyncDuration: new Histogram({ name: 'tend_resync_duration_seconds', help: 'How long a full resync took.', buckets: RECONCILE_BUCKETS, registers }),
+      resyncChanged: new Counter({ name: 'tend_resync_changed_instances_total', help: 'Instances a full resync had to act on (drift repaired).', registers }),
+      phase: new Gauge({ name: 'tend_instance_phase', help: 'The phase of each instance: 1 for the current phase, 0 for the others.', labelNames: ['instance', 'phase'], registers }),
+      queueDepth: new Gauge({ name: 'tend_queue_depth', help: 'Instances waiting or running in the agent\'s work queue.', registers }),
+      // Kept beside prom-client's process_start_time_seconds: it is the agent's start (tests and embedders pass it), not the process's.
+      startTime: new Gauge({ name: 'tend_agent_start_time_seconds', help: 'When the agent started, in seconds since the Unix epoch.', registers }),
+    };
+    m.startTime.set((opts.startTime ?? new Date()).getTime() / 1000);
+    collectDefaultMetrics({ register: registry });
+    return new AgentMetrics(registry, m);
   }
 
   /** One instance's reconcile ended (any result, cancelled included). */
   reconcileFinished(name: string, durationMs: number, result: ReconcileResultKind): void {
-    this.reconciles.inc({ instance: name, result });
-    this.reconcileDuration.observe(durationMs / 1000, { instance: name });
+    this.m.reconciles.inc({ instance: name, result });
+    this.m.reconcileDuration.observe({ instance: name }, durationMs / 1000);
   }
 
   /** A release build of `version` ended. */
   buildFinished(version: string, durationMs: number, ok: boolean): void {
     const result = ok ? 'ok' : 'failed';
-    this.builds.inc({ result });
-    this.buildDuration.observe(durationMs / 1000, { result });
-    this.lastBuild = { version, result };
+    this.m.builds.inc({ result });
+    this.m.buildDuration.observe({ result }, durationMs / 1000);
+    // An info gauge has one series, the last build: the previous one goes.
+    this.m.lastBuild.reset();
+    this.m.lastBuild.set({ version, result }, 1);
   }
 
   /** An instance was rolled back to its last healthy version. */
   rollback(name: string): void {
-    this.rollbacks.inc({ instance: name });
+    this.m.rollbacks.inc({ instance: name });
   }
 
   /** A full resync ended; `changed` instances needed action. */
   resyncFinished(durationMs: number, changed: number): void {
-    this.resyncs.inc();
-    this.resyncDuration.observe(durationMs / 1000);
-    this.resyncChanged.inc({}, changed);
+    this.m.resyncs.inc();
+    this.m.resyncDuration.observe(durationMs / 1000);
+    this.m.resyncChanged.inc(changed);
   }
 
-  /** The whole exposition: counters and histograms so far, plus gauges from the current rows and queue. */
-  render(rows: readonly InstanceStatus[], queueDepth: number): string {
-    let out = '';
-    out += this.reconciles.render() + this.reconcileDuration.render();
-    out += this.builds.render() + this.buildDuration.render();
-    if (this.lastBuild) {
-      out += header('tend_last_build_info', 'The last release build: its version and result (always 1).', 'gauge');
-      out += `tend_last_build_info${labelText(this.lastBuild)} 1\n`;
-    }
-    out += this.rollbacks.render();
-    out += this.resyncs.render() + this.resyncDuration.render() + this.resyncChanged.render();
-    out += header('tend_instance_phase', 'The phase of each instance: 1 for the current phase, 0 for the others.', 'gauge');
+  /** The whole exposition (text format 0.0.4): counters and histograms so far, gauges from the current rows and queue. */
+  async render(rows: readonly InstanceStatus[], queueDepth: number): Promise<string> {
+    // Phases are read from the status view at scrape time, not counted from events: an instance removed since goes away.
+    this.m.phase.reset();
     for (const r of [...rows].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      for (const p of PHASES as readonly Phase[]) out += `tend_instance_phase${labelText({ instance: r.name, phase: p })} ${p === r.phase ? 1 : 0}\n`;
+      for (const p of PHASES as readonly Phase[]) this.m.phase.set({ instance: r.name, phase: p }, p === r.phase ? 1 : 0);
     }
-    out += header('tend_queue_depth', 'Instances waiting or running in the agent\'s work queue.', 'gauge');
-    out += `tend_queue_depth ${num(queueDepth)}\n`;
-    out += header('tend_agent_start_time_seconds', 'When the agent started, in seconds since the Unix epoch.', 'gauge');
-    out += `tend_agent_start_time_seconds ${num(this.startTime.getTime() / 1000)}\n`;
-    return out;
+    this.m.queueDepth.set(queueDepth);
+    return this.registry.metrics();
   }
 }

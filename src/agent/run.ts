@@ -11,6 +11,7 @@ import { pullDesired, pullWarning } from './git-pull.js';
 import { logFilesOf, logRoots, rotateLogs } from './logrotate.js';
 import { AgentMetrics } from './metrics.js';
 import { startStatusServer, type StatusServer } from './server.js';
+import { errorMessage } from '../shared/errors.js';
 
 export interface RunAgentOptions {
   cwd: string;
@@ -27,10 +28,6 @@ export interface RunningAgent {
   server: StatusServer;
   /** Stops everything (bounded by `agent.shutdownTimeout`); resolves how the work in flight ended. */
   stop(): Promise<'clean' | 'timeout'>;
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Deletes all but the newest `releases.keep` releases, never one in use, wanted or a rollback target. */
@@ -62,9 +59,9 @@ export async function pruneReleases(agent: Agent, log: Logger): Promise<string[]
 /** Starts the agent (lock, status server, first resync, watchers, schedules). Throws when another agent holds the root. */
 export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
   const log = opts.logger;
+  const metrics = await AgentMetrics.create();
   const agent = new Agent({ cwd: opts.cwd, ...(opts.dir !== undefined ? { dir: opts.dir } : {}), env: opts.env, logger: log });
   agent.acquire();
-  const metrics = new AgentMetrics();
   agent.hooks = metrics;
   let server: StatusServer;
   try {
@@ -95,15 +92,15 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
           log.warn({ status: r.status }, r.message);
         }
       }).catch((err: unknown) => {
-        agent.setProblem('git', `git pull failed: ${message(err)}`);
-        log.error({ err }, `git pull failed: ${message(err)}`);
+        agent.setProblem('git', `git pull failed: ${errorMessage(err)}`);
+        log.error({ err }, `git pull failed: ${errorMessage(err)}`);
       }).finally(() => {
         pulling = false;
       });
     });
   }
 
-  agent.schedule.cron(cfg.prune, () => void pruneReleases(agent, log).catch((err: unknown) => log.error({ err }, `release prune failed: ${message(err)}`)));
+  agent.schedule.cron(cfg.prune, () => void pruneReleases(agent, log).catch((err: unknown) => log.error({ err }, `release prune failed: ${errorMessage(err)}`)));
 
   agent.schedule.every(parseDuration(cfg.logs.interval), () => {
     const r = rotateLogs({ files: () => logFilesOf(agent.paths), maxSize: cfg.logs.maxSize, keep: cfg.logs.keep, within: logRoots(agent.paths) });

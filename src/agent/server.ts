@@ -73,7 +73,7 @@ function routes(opts: StatusServerOptions): Record<string, Route> {
   return {
     '/healthz': async () => ({ type: 'text/plain; charset=utf-8', body: 'ok\n' }),
     '/status': async (view) => ({ type: 'application/json; charset=utf-8', body: `${JSON.stringify(await statusDocument(view), null, 2)}\n` }),
-    '/metrics': async (view) => ({ type: METRICS_CONTENT_TYPE, body: opts.metrics.render(await view.instances(), view.queueDepth()) }),
+    '/metrics': async (view) => ({ type: METRICS_CONTENT_TYPE, body: await opts.metrics.render(await view.instances(), view.queueDepth()) }),
     '/': async (view) => {
       const rows = await view.instances();
       const body = renderStatusPage({

@@ -4,6 +4,7 @@ import { agentTarget, installAgent, uninstallAgent, type AgentInstallOptions, ty
 import { loadConfig } from '../spec/config.js';
 import { renderDiagnostics } from '../shared/diagnostic-text.js';
 import type { GlobalOptions } from './load.js';
+import { errorMessage } from '../shared/errors.js';
 
 interface InstallCliOptions {
   scope?: AgentScope;
@@ -35,7 +36,7 @@ function howToSee(t: AgentTarget, domain: string): string[] {
 }
 
 function fail(err: unknown): void {
-  process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`error: ${errorMessage(err)}\n`);
   process.exitCode = 1;
 }
 

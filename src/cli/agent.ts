@@ -8,6 +8,7 @@ import { runAgent } from '../agent/run.js';
 import { loadConfig } from '../spec/config.js';
 import { registerAgentInstall } from './agent-install.js';
 import type { GlobalOptions } from './load.js';
+import { errorMessage } from '../shared/errors.js';
 
 interface AgentCliOptions {
   once?: boolean;
@@ -102,7 +103,7 @@ export function registerAgent(program: Command): void {
       try {
         process.exitCode = opts.once ? await runOnce(log, cwd, dir) : await runForever(opts, log, cwd, dir);
       } catch (err) {
-        const msg = err instanceof Error ? err.message : String(err);
+        const msg = errorMessage(err);
         // Another agent holding the root, or the listen address taken, is an expected refusal: one line, no stack.
         if (err instanceof AgentRunningError) log.error({ lock: err.path, owner: err.owner }, msg);
         else if (err instanceof ListenError) log.error({ listen: err.listen, code: err.code }, msg);

@@ -6,6 +6,7 @@ import { createInstance } from '../ops/create.js';
 import { OpsError } from '../ops/guard.js';
 import { guarded, projectOf, stderrLog } from './edit-output.js';
 import { askHidden, interactive, PromptCancelled, readStdin } from './prompt.js';
+import { errorMessage } from '../shared/errors.js';
 
 interface CreateFlags {
   version?: string;
@@ -113,8 +114,8 @@ export function registerCreate(program: Command): void {
         process.stdout.write(`Instance ${name} running on ${r.url} (${r.version})\n`);
         return 0;
       } catch (err) {
-        if (err instanceof PromptCancelled || controller.signal.aborted || (err instanceof OpsError && err.kind === 'aborted')) {
-          process.stderr.write(`error: ${err instanceof PromptCancelled ? 'cancelled; nothing was written' : (err as Error).message}\n`);
+        if (err instanceof PromptCancelled || controller.signal.aborted || (err instanceof OpsError && err.code === 'aborted')) {
+          process.stderr.write(`error: ${err instanceof PromptCancelled ? 'cancelled; nothing was written' : errorMessage(err)}\n`);
           return 130;
         }
         throw err;

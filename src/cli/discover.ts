@@ -11,6 +11,7 @@ import { FORMER_DISCOVERY_LABEL } from '../spec/config.js';
 import { stderrLog } from './edit-output.js';
 import { confirm, interactive } from './prompt.js';
 import { requireRoot } from './release-usage.js';
+import { errorMessage } from '../shared/errors.js';
 
 interface DiscoverOptions {
   json?: boolean;
@@ -79,7 +80,7 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
   try {
     found = await discover({ config, instancesDir: paths.instances, scan: enabled });
   } catch (err) {
-    process.stderr.write(`error: cannot list Docker containers: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`error: cannot list Docker containers: ${errorMessage(err)}\n`);
     process.exitCode = 1;
     return;
   }
@@ -102,7 +103,7 @@ async function run(opts: DiscoverOptions, cmd: Command): Promise<void> {
     }
     if (result || (cleanup && cleanup.removed.length + cleanup.kept.length > 0)) after = await discover({ config, instancesDir: paths.instances, scan: enabled });
   } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
     process.exitCode = 1;
     return;
   }

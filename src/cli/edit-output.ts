@@ -7,6 +7,7 @@ import type { Log } from '../shared/log.js';
 import type { ReconcileResult } from '../executor/reconcile.js';
 import { formatDiagnostic } from '../shared/diagnostic-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
+import { errorKind, errorMessage, exitCodeOf } from '../shared/errors.js';
 
 /** The deployment root (`-C DIR` or the working dir); throws OpsError listing tend.yaml's errors. */
 export function projectOf(cmd: Command): Project {
@@ -64,13 +65,13 @@ export function printPlanProblems(result: ReconcileResult | undefined, names: re
   for (const l of lines) process.stderr.write(`${l}\n`);
 }
 
-/** Runs a command body; OpsError (and any other error) is printed as `error: ...` with exit 1. */
+/** Runs a command body; an error is printed as `error: ...` with its exit code (1), a system error's stack too under TEND_DEBUG. */
 export async function guarded(body: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await body();
   } catch (err) {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (!(err instanceof OpsError) && err instanceof Error && err.stack && process.env.TEND_DEBUG) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = 1;
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    if (errorKind(err) === 'system' && err instanceof Error && err.stack && process.env.TEND_DEBUG) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = exitCodeOf(err);
   }
 }

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Entry point of the `tend` binary.
 import { buildProgram } from './program.js';
+import { errorMessage, exitCodeOf } from '../shared/errors.js';
 
 buildProgram(process.argv.slice(2))
   .then((program) => program.parseAsync(process.argv))
   .catch((err: unknown) => {
-    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    process.exitCode = exitCodeOf(err);
   });

@@ -1,5 +1,6 @@
 // Questions on the terminal (hidden input for secrets, yes/no) and values from stdin; prompts go to stderr.
 import { createInterface } from 'node:readline';
+import { TendError } from '../shared/errors.js';
 
 /** stdin and stderr are both a terminal: questions can be asked. */
 export function interactive(): boolean {
@@ -7,10 +8,9 @@ export function interactive(): boolean {
 }
 
 /** Ctrl-C (or Ctrl-D on an empty answer) at a prompt. */
-export class PromptCancelled extends Error {
+export class PromptCancelled extends TendError {
   constructor() {
-    super('cancelled at the prompt');
-    this.name = 'PromptCancelled';
+    super('cancelled at the prompt', { kind: 'user' });
   }
 }
 

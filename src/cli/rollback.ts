@@ -13,6 +13,7 @@ import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
 import { renderDiagnostics } from '../shared/diagnostic-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
+import { errorMessage } from '../shared/errors.js';
 
 interface Loaded {
   desired: DesiredState;
@@ -69,7 +70,7 @@ export function registerRollback(program: Command): void {
         try {
           await assertTagExists(loaded, opts.to);
         } catch (err) {
-          process.stderr.write(`error: ${(err as Error).message}\n`);
+          process.stderr.write(`error: ${errorMessage(err)}\n`);
           return void (process.exitCode = 1);
         }
       }

@@ -6,6 +6,7 @@ import { readObservedSnapshot } from '../observe/index.js';
 import { status, statusDetail } from '../status/index.js';
 import { detailJson, renderStatusDetail, renderStatusTable, statusJson } from '../views/status-text.js';
 import { requireRoot } from './release-usage.js';
+import { errorMessage } from '../shared/errors.js';
 
 interface StatusOptions {
   json?: boolean;
@@ -24,7 +25,7 @@ async function statusCommand(name: string | undefined, opts: StatusOptions, cmd:
     try {
       observed = readObservedSnapshot(resolve(process.cwd(), opts.observed));
     } catch (err) {
-      process.stderr.write(`error: ${(err as Error).message}\n`);
+      process.stderr.write(`error: ${errorMessage(err)}\n`);
       process.exitCode = 1;
       return;
     }

@@ -10,6 +10,7 @@ import type { Project } from '../ops/edit.js';
 import { OpsError } from '../ops/guard.js';
 import { removeAdoptionRecord } from '../state/adopted.js';
 import type { Discovery, FoundContainer } from './scan.js';
+import { errorMessage } from '../shared/errors.js';
 
 /** An adopted instance whose container is gone, and what removing it would remove. */
 export interface StoppedInstance {
@@ -69,7 +70,7 @@ export async function previewCleanup(project: Project, discovery: Discovery): Pr
   const out: StoppedInstance[] = [];
   for (const c of goneAdoptions(discovery)) {
     const p = await previewDelete(project, c.instance).catch((err: unknown) => {
-      if (err instanceof OpsError && err.kind === 'not-found') return undefined;
+      if (err instanceof OpsError && err.code === 'not-found') return undefined;
       throw err;
     });
     out.push({
@@ -102,7 +103,7 @@ export async function cleanupStopped(project: Project, discovery: Discovery, opt
         result.kept.push({ ...who, running: err.running });
         continue;
       }
-      result.failures.push(`cannot remove instance ${c.instance} (its adopted container ${c.name} is gone): ${err instanceof Error ? err.message : String(err)}`);
+      result.failures.push(`cannot remove instance ${c.instance} (its adopted container ${c.name} is gone): ${errorMessage(err)}`);
     }
   }
   return result;

@@ -4,10 +4,16 @@
 // another runtime is refused with the same words by every driver.
 import type { Runtime } from '../model/types.js';
 import type { RuntimeAction, RuntimeActionType } from '../model/plan.js';
+import { TendError } from '../shared/errors.js';
 
 export type Handlers<R extends Runtime> = Record<RuntimeActionType<R>, () => Promise<void>>;
 
-export class NotCarriedOut extends Error {}
+/** An action sent to a driver that has no handler for it: a defect in tend, terminal. */
+export class NotCarriedOut extends TendError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
 
 export async function dispatch<R extends Runtime>(runtime: R, action: RuntimeAction, handlers: Handlers<R>): Promise<void> {
   const handler = Object.hasOwn(handlers, action.type) ? handlers[action.type as RuntimeActionType<R>] : undefined;

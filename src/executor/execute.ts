@@ -26,6 +26,7 @@ import { specOf, writeRecord, type RecordContext } from './record.js';
 import { markOutput, type OutputMark } from './exit-cause.js';
 import { HealthFailure, sleepUntil, verifyHealth } from './verify.js';
 import type { Log } from '../shared/log.js';
+import { errorMessage } from '../shared/errors.js';
 
 export type { Log, LogLevel } from '../shared/log.js';
 
@@ -315,7 +316,7 @@ class PlanRun {
   /** An action threw: a failed health check writes the plan's failure branch (and keeps the lock); anything else is Failed. */
   private failed(view: InstanceView, action: ChainAction, err: unknown, outcome: InstanceOutcome, lock: Lock | undefined): InstanceOutcome {
     const name = view.ip.name;
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = errorMessage(err);
     if (err instanceof HealthFailure && action.type === 'verify-health') {
       if (action.onUnhealthy) writeRecord(this.records, name, action.onUnhealthy, undefined, reason);
       if (lock) this.opts.keepLocks?.set(name, lock);

@@ -37,6 +37,7 @@ function fileOutput(file: string, from: number): string {
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
+    // no log file (or a link): no cause to quote
     return '';
   }
   try {
@@ -99,6 +100,7 @@ export async function exitCause(runtime: Runtime, config: TendConfig, paths: Dri
     const secrets = [...readEnvFile(join(paths.instances, name, '.env')).values()];
     return redact(line, secrets);
   } catch {
+    // best effort: the exit cause only adds to a message
     return undefined;
   }
 }

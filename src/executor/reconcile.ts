@@ -67,6 +67,7 @@ export function defaultUpdatedBy(): string {
   try {
     return `${userInfo().username}@${hostname()}`;
   } catch {
+    // no passwd entry for this uid (containers): fall back to the uid
     return `uid${process.getuid?.() ?? '?'}@${hostname()}`;
   }
 }

@@ -8,9 +8,14 @@ import { resolveHealthCommand } from '../health/command.js';
 import { healthTarget, livenessOf, waitHealthy } from '../health/index.js';
 import type { Log } from '../shared/log.js';
 import { exitCause, type OutputMark } from './exit-cause.js';
+import { errorMessage, TendError } from '../shared/errors.js';
 
-/** A failed health check: the instance is reported unhealthy (not failed) and re-planned. */
-export class HealthFailure extends Error {}
+/** A failed health check: the instance is reported unhealthy (not failed) and re-planned; terminal (the spec is held). */
+export class HealthFailure extends TendError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
 
 /**
  * Checks the health of `action`'s instance; throws HealthFailure with the reason when it fails. When its
@@ -33,7 +38,7 @@ export async function verifyHealth(action: VerifyHealthAction, spec: InstanceSpe
       target.exec = command.argv;
       cwd = command.cwd;
     } catch (err) {
-      throw new HealthFailure((err as Error).message);
+      throw new HealthFailure(errorMessage(err));
     }
   }
   const result = await waitHealthy(target, {

@@ -1,15 +1,15 @@
 // I/O errors that name their file: `cannot write instances/web/status.json: no space left on device (ENOSPC)`.
 import { isAbsolute, relative, sep } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
+import { TendError } from '../shared/errors.js';
 
 export type IoVerb = 'write' | 'create' | 'append to';
 
 /** An errno error (ENOSPC, EACCES, EIO, ...) while tend wrote `path`; `code` is the errno name, as on the cause. */
-export class FileIoError extends Error {
+export class FileIoError extends TendError {
   readonly code: string;
   constructor(readonly verb: IoVerb, readonly path: string, cause: NodeJS.ErrnoException & { code: string }) {
     super(`cannot ${verb} ${shownPath(path)}: ${describeErrno(cause)}`, { cause });
-    this.name = 'FileIoError';
     this.code = cause.code;
   }
 }

@@ -2,13 +2,14 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from './atomic.js';
+import { TendError } from '../shared/errors.js';
 
 /** A symlink, FIFO, directory or device where tend expects its own regular file. */
-export class UnsafeFileError extends Error {
+export class UnsafeFileError extends TendError {
   readonly code = 'EUNSAFE';
   constructor(readonly path: string, readonly what: string, expected = 'a regular file') {
-    super(`refusing ${path}: it is ${what}, not ${expected} (tend never follows links or opens special files among its own files; remove it and check what put it there)`);
-    this.name = 'UnsafeFileError';
+    // The operator's to remove; trying again finds the same thing.
+    super(`refusing ${path}: it is ${what}, not ${expected} (tend never follows links or opens special files among its own files; remove it and check what put it there)`, { kind: 'user' });
   }
 }
 

@@ -8,6 +8,7 @@ function real(p: string): string {
   try {
     return realpathSync(p);
   } catch {
+    // missing: compare the path as written
     return resolve(p);
   }
 }

@@ -2,6 +2,7 @@
 import { request, type RequestOptions } from 'node:http';
 import { connect } from 'node:net';
 import { execa } from 'execa';
+import { errorMessage } from '../shared/errors.js';
 
 export type ProbeResult = { ok: true } | { ok: false; detail: string; timedOut?: boolean };
 
@@ -81,7 +82,7 @@ function bounded(o: ProbeOptions, timeoutDetail: string, body: (signal: AbortSig
     }
     body(own.signal).then(
       (r) => finish(() => resolve(r)),
-      (err: unknown) => finish(() => resolve({ ok: false, detail: err instanceof Error ? err.message : String(err) })),
+      (err: unknown) => finish(() => resolve({ ok: false, detail: errorMessage(err) })),
     );
   });
 }

@@ -9,6 +9,7 @@ import { validators } from '../spec/schemas.js';
 import { resolveVersions } from '../release/tags.js';
 import { readBuiltReleases } from './releases.js';
 import { readInstanceState, readInstanceStates } from './instances.js';
+import { errorMessage } from '../shared/errors.js';
 
 export interface Observation {
   observed: Observed;
@@ -20,7 +21,7 @@ async function observeRuntime(runtime: Runtime, ctx: ObserveContext): Promise<Ru
   try {
     return await (await drivers[runtime]()).observe(ctx);
   } catch (err) {
-    return { status: 'unavailable', reason: err instanceof Error ? err.message : String(err), items: [] };
+    return { status: 'unavailable', reason: errorMessage(err), items: [] };
   }
 }
 

@@ -6,6 +6,7 @@ import { canonicalJson, sha256 } from '../shared/hash.js';
 import { readHistory } from '../state/history.js';
 import { parseEnvFile } from '../shared/env-parse.js';
 import { readStatus } from '../state/status.js';
+import { errorMessage } from '../shared/errors.js';
 
 
 /** tend's own entries of an instance directory: never links, FIFOs or folders (see OWN_FILES in src/fs/layout.ts). */
@@ -15,6 +16,7 @@ function readText(file: string): string | undefined {
   try {
     return readOwnFile(file);
   } catch {
+    // unsafe entries are reported by unsafeEntries(); a missing file is undefined already
     return undefined;
   }
 }
@@ -26,7 +28,7 @@ export function unsafeEntries(dir: string): string[] {
     try {
       f();
     } catch (err) {
-      out.push((err as Error).message);
+      out.push(errorMessage(err));
     }
   };
   check(() => assertOwnDirOrAbsent(dir));
@@ -42,6 +44,7 @@ function readJson<T>(file: string): T | undefined {
   try {
     return JSON.parse(text) as T;
   } catch {
+    // a torn or hand-edited JSON file reads as absent
     return undefined;
   }
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { BuiltRelease } from '../model/types.js';
 import { readManifest } from '../release/manifest.js';
 import { validateRelease } from '../release/validate.js';
+import { isNotFound } from '../shared/errors.js';
 
 /** Release folders in releases/ (dot entries are locks, staging folders and the source mirror). */
 export function listReleaseDirs(releasesDir: string): string[] {
@@ -12,8 +13,10 @@ export function listReleaseDirs(releasesDir: string): string[] {
       .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
       .map((d) => d.name)
       .sort();
-  } catch {
-    return [];
+  } catch (err) {
+    // No releases/ yet is no release; an unreadable one must not look empty (everything would be rebuilt).
+    if (isNotFound(err)) return [];
+    throw err;
   }
 }
 

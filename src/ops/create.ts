@@ -26,6 +26,7 @@ import { declaredPorts, firstFreePort, portProblem } from './ports.js';
 import { assertInstanceName, desiredFileOf, displayPath, instanceDirOf } from './project.js';
 import { removeFromRuntimes } from './remove.js';
 import { desiredSchemaLine } from './schema-ref.js';
+import { errorMessage } from '../shared/errors.js';
 
 export interface CreateOptions {
   name: string;
@@ -83,6 +84,7 @@ function readOptional(file: string): string | undefined {
   try {
     return readOwnFile(file);
   } catch {
+    // absent or refused (a link): treated as no earlier file; writing it refuses a link anyway
     return undefined;
   }
 }
@@ -173,7 +175,7 @@ export async function createInstance(project: Project, opts: CreateOptions): Pro
     try {
       formatEnvLine(key, value);
     } catch (err) {
-      throw new OpsError((err as Error).message, 'invalid');
+      throw new OpsError(errorMessage(err), 'invalid', [], err);
     }
   }
   const extraSecrets = Object.keys(opts.secrets ?? {}).filter((k) => !secretNames.has(k)).sort();
@@ -230,8 +232,8 @@ export async function createInstance(project: Project, opts: CreateOptions): Pro
       const left = await undo();
       const tail = left.length > 0 ? `; NOT cleaned up: ${left.join('; ')}` : '; nothing was left behind';
       if (signal?.aborted) throw new OpsError(`interrupted: ${name} was not created${tail}`, 'aborted');
-      if (err instanceof OpsError) throw new OpsError(`${err.message}${tail}`, err.kind, err.diagnostics);
-      throw new OpsError(`${name} was not created: ${err instanceof Error ? err.message : String(err)}${tail}`, 'failed');
+      if (err instanceof OpsError) throw new OpsError(`${err.message}${tail}`, err.code, err.diagnostics, err);
+      throw new OpsError(`${name} was not created: ${errorMessage(err)}${tail}`, 'failed');
     }
 
     /** Removes what this create made; returns what could not be removed. */
@@ -243,7 +245,7 @@ export async function createInstance(project: Project, opts: CreateOptions): Pro
           ...(runtime ? { runtimes: [runtime] } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.updatedBy ? { updatedBy: opts.updatedBy } : {}),
         });
       } catch (err) {
-        left.push(err instanceof Error ? err.message : String(err));
+        left.push(errorMessage(err));
       }
       if (dirBefore === undefined) {
         rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,7 @@ import { inGitRepo } from './desired-edit.js';
 import { reloadDesired, type Project } from './edit.js';
 import { desiredEditRefusal, OpsError } from './guard.js';
 import { assertInstanceName, displayPath, instanceDirOf } from './project.js';
+import { errorMessage } from '../shared/errors.js';
 
 export interface DeletePreview {
   name: string;
@@ -116,8 +117,8 @@ export async function deleteInstance(project: Project, opts: DeleteOptions): Pro
       })).deleted;
     } catch (err) {
       for (const s of saved) writeFileAtomic(s.file, s.text);
-      const why = err instanceof Error ? err.message : String(err);
-      throw new OpsError(`${why}; ${saved.length > 0 ? `${preview.files.join(', ')} put back, ` : ''}nothing else removed`, err instanceof OpsError ? err.kind : 'failed');
+      const why = errorMessage(err);
+      throw new OpsError(`${why}; ${saved.length > 0 ? `${preview.files.join(', ')} put back, ` : ''}nothing else removed`, err instanceof OpsError ? err.code : 'failed', [], err);
     }
     rmSync(instanceDirOf(project, name), { recursive: true, force: true });
     return { ...preview, deleted, inGit: saved.length > 0 && inGitRepo(paths.desired) };

@@ -6,9 +6,17 @@ import { dirname } from 'node:path';
 import { readOwnFile, UnsafeFileError, writeOwnFile } from '../fs/safe.js';
 import type { EnvProblem } from '../model/types.js';
 import { parseEnvFile } from '../shared/env-parse.js';
+import { TendError } from '../shared/errors.js';
 
-/** A .env line that tend and systemd would read differently stands in the way of an edit (the message names it, never a value). */
-export class EnvLineError extends Error {}
+/**
+ * A .env line that tend and systemd would read differently stands in the way of an edit, or a key or
+ * value no .env line can carry: the operator's to fix (the message names the key or line, never a value).
+ */
+export class EnvLineError extends TendError {
+  constructor(message: string) {
+    super(message, { kind: 'user' });
+  }
+}
 
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const LINE_KEY = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/;
@@ -26,12 +34,12 @@ export function envKeyProblem(key: string): string | undefined {
  */
 export function formatEnvLine(key: string, value: string): string {
   const problem = envKeyProblem(key);
-  if (problem) throw new Error(problem);
-  if (/[\n\r\0]/.test(value)) throw new Error(`the value of ${key} contains a line break or NUL, which a .env file cannot hold`);
+  if (problem) throw new EnvLineError(problem);
+  if (/[\n\r\0]/.test(value)) throw new EnvLineError(`the value of ${key} contains a line break or NUL, which a .env file cannot hold`);
   if (PLAIN.test(value)) return `${key}=${value}`;
   if (!value.includes("'")) return `${key}='${value}'`;
   if (!/["\\$`]/.test(value)) return `${key}="${value}"`;
-  throw new Error(`the value of ${key} mixes ' with " \\ $ or \`, which tend and systemd would read differently in a .env file`);
+  throw new EnvLineError(`the value of ${key} mixes ' with " \\ $ or \`, which tend and systemd would read differently in a .env file`);
 }
 
 function readText(file: string): string {
@@ -39,7 +47,7 @@ function readText(file: string): string {
     return readOwnFile(file) ?? '';
   } catch (err) {
     if (err instanceof UnsafeFileError) throw err;
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new TendError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
   }
 }
 

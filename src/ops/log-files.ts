@@ -42,6 +42,7 @@ export function logFiles(liveFile: string): string[] {
   try {
     names = readdirSync(dir);
   } catch {
+    // no logs/ folder yet: no files
     return [];
   }
   const rotated = names

@@ -11,6 +11,7 @@ import { targetName } from '../spec/names.js';
 import { findEntry, reloadDesired, type Project } from './edit.js';
 import { OpsError } from './guard.js';
 import { followFile, LineRewriter, logFiles, readLogLines, unstamped } from './log-files.js';
+import { errorMessage } from '../shared/errors.js';
 
 export type LogSource =
   | { kind: 'journal'; unit: string; scope: 'system' | 'user' }
@@ -130,7 +131,7 @@ async function dockerLogs(container: string, opts: LogsOptions, out: NodeJS.Writ
   } catch (e) {
     const code = (e as { statusCode?: number }).statusCode;
     if (code === 404) throw new OpsError(`no container ${container} (not created yet?)`, 'not-found');
-    throw new OpsError(`cannot read container ${container}: ${e instanceof Error ? e.message : String(e)}`, 'failed');
+    throw new OpsError(`cannot read container ${container}: ${errorMessage(e)}`, 'failed');
   }
   // Always with the Engine's timestamps: shown as tend's stamps, or taken off (--no-timestamps).
   const base = {

@@ -6,6 +6,7 @@ import { readInstanceStates } from '../observe/instances.js';
 import { readReleaseInfo, type ReleaseInfo } from '../observe/releases.js';
 import type { RootPaths } from '../spec/config.js';
 import { releasesInUse } from '../release/in-use.js';
+import { isNotFound } from '../shared/errors.js';
 
 export interface ReleaseUsage {
   releases: ReleaseInfo[];
@@ -17,8 +18,10 @@ export interface ReleaseUsage {
 function instanceDirs(instancesDir: string): string[] {
   try {
     return readdirSync(instancesDir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
-  } catch {
-    return [];
+  } catch (err) {
+    // An unreadable instances/ must not look empty: prune would then delete the releases its instances roll back to.
+    if (isNotFound(err)) return [];
+    throw err;
   }
 }
 

@@ -59,7 +59,7 @@ async function edit(project: Project, opts: SecretOptions, value: string | undef
       { ...(signal ? { signal } : {}), purpose: `tend secret ${opts.name}` });
   } catch (err) {
     // editEnvFile's messages name the key, never the value.
-    if (err instanceof EnvLineError || (err instanceof Error && err.message.startsWith('the value of'))) throw new OpsError(err.message, 'invalid');
+    if (err instanceof EnvLineError) throw new OpsError(err.message, 'invalid', [], err);
     throw err;
   }
   const changed = edited.set.length + edited.unset.length > 0;

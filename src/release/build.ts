@@ -14,14 +14,14 @@ import { IMAGE_FILE, LOG_FILE, MANIFEST_FILE, RESERVED_NAMES, safeRelative, type
 import { runBuildCommand, RunError } from './run.js';
 import { cloneAt, sourceForClone } from './source.js';
 import { validateRelease } from './validate.js';
+import { errorMessage, TendError } from '../shared/errors.js';
 
 export type BuildFailure = 'exit' | 'timeout' | 'aborted' | 'spawn' | 'source' | 'artifact' | 'image' | 'io';
 
 /** A failed build: what failed, the exit code when the command exited non-zero, and the end of its log. */
-export class BuildError extends Error {
-  constructor(message: string, readonly version: string, readonly failure: BuildFailure, readonly exitCode: number | undefined, readonly logTail: string[]) {
-    super(message);
-    this.name = 'BuildError';
+export class BuildError extends TendError {
+  constructor(message: string, readonly version: string, readonly failure: BuildFailure, readonly exitCode: number | undefined, readonly logTail: string[], cause?: unknown) {
+    super(message, { retryable: buildRetryable(failure), ...(cause !== undefined ? { cause } : {}) });
   }
 }
 
@@ -51,6 +51,7 @@ export function tendPackageVersion(): string {
   try {
     return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   } catch {
+    // package.json not beside dist/ (bundled): the manifest says unknown
     return 'unknown';
   }
 }
@@ -60,6 +61,7 @@ function builtBy(): string {
   try {
     user = userInfo().username;
   } catch {
+    // no passwd entry for this uid (containers)
     user = process.env.USER ?? String(process.getuid?.() ?? 'unknown');
   }
   return `${user}@${hostname()}`;
@@ -90,6 +92,7 @@ function readdirSafe(dir: string): string[] {
   try {
     return readdirSync(dir);
   } catch {
+    // missing: nothing to list
     return [];
   }
 }
@@ -99,9 +102,14 @@ export function clonePrefix(releasesDir: string, version: string): string {
   return `tend-build-${sha256(resolve(releasesDir)).slice(0, 8)}-${version}-`;
 }
 
-class StepError extends Error {
-  constructor(message: string, readonly failure: BuildFailure, readonly exitCode?: number) {
-    super(message);
+/** Terminal build failures: the same commit exits, lacks its artifacts or is aborted the same way again. */
+function buildRetryable(failure: BuildFailure): boolean {
+  return failure !== 'exit' && failure !== 'artifact' && failure !== 'aborted';
+}
+
+class StepError extends TendError {
+  constructor(message: string, readonly failure: BuildFailure, readonly exitCode?: number, cause?: unknown) {
+    super(message, { retryable: buildRetryable(failure), ...(cause !== undefined ? { cause } : {}) });
   }
 }
 
@@ -160,7 +168,7 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
       await cloneAt(source, commit, clone, signal);
     } catch (err) {
       if (signal?.aborted) throw new StepError('build was interrupted', 'aborted');
-      throw new StepError(`cannot check out ${version} (commit ${commit.slice(0, 7)}): ${(err as Error).message.split('\n')[0]}`, 'source');
+      throw new StepError(`cannot check out ${version} (commit ${commit.slice(0, 7)}): ${errorMessage(err).split('\n')[0]}`, 'source', undefined, err);
     }
     try {
       await runBuildCommand({
@@ -169,7 +177,7 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
         env: { TEND_VERSION: version, TEND_COMMIT: commit },
       });
     } catch (err) {
-      if (err instanceof RunError) throw new StepError(err.message, err.failure, err.exitCode);
+      if (err instanceof RunError) throw new StepError(err.message, err.failure, err.exitCode, err);
       throw err;
     }
     const artifacts = copyArtifacts(clone, staging, config.source.artifacts);
@@ -179,7 +187,7 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
         const saved = await saveImage(config.source.image, join(staging, IMAGE_FILE), signal);
         image = { name: config.source.image, id: saved.id, sha256: saved.sha256 };
       } catch (err) {
-        throw new StepError(signal?.aborted ? 'build was interrupted' : (err as Error).message, signal?.aborted ? 'aborted' : 'image');
+        throw new StepError(signal?.aborted ? 'build was interrupted' : errorMessage(err), signal?.aborted ? 'aborted' : 'image', undefined, err);
       }
     }
     const manifest: ReleaseManifest = {
@@ -196,8 +204,8 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
     done = true;
     return { outcome: 'built', dir, manifest, durationMs: Date.now() - started };
   } catch (err) {
-    const step = err instanceof StepError ? err : new StepError((err as Error).message, signal?.aborted ? 'aborted' : 'io');
-    throw new BuildError(`build of ${version} failed: ${step.message}`, version, step.failure, step.exitCode, tailLines(logFile, TAIL_LINES));
+    const step = err instanceof StepError ? err : new StepError(errorMessage(err), signal?.aborted ? 'aborted' : 'io', undefined, err);
+    throw new BuildError(`build of ${version} failed: ${step.message}`, version, step.failure, step.exitCode, tailLines(logFile, TAIL_LINES), step);
   } finally {
     if (logOpen) closeSync(logFd);
     rmSync(clone, { recursive: true, force: true });

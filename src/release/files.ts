@@ -27,6 +27,7 @@ export function tailLines(file: string, count: number): string[] {
   try {
     fd = openSync(file, 'r');
   } catch {
+    // missing: no lines
     return [];
   }
   try {

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { ioError } from '../fs/io-error.js';
+import { errorMessage } from '../shared/errors.js';
 
 export interface SavedImage {
   id: string;
@@ -20,7 +21,7 @@ export async function saveImage(name: string, file: string, signal?: AbortSignal
   } catch (err) {
     const status = (err as { statusCode?: number }).statusCode;
     if (status === 404) throw new Error(`the build did not produce image ${name} (not found in the Docker Engine)`);
-    throw new Error(`cannot inspect image ${name}: ${(err as Error).message}`);
+    throw new Error(`cannot inspect image ${name}: ${errorMessage(err)}`);
   }
   const hash = createHash('sha256');
   const stream = await docker.getImage(id).get();

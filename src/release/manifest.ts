@@ -1,6 +1,7 @@
 // The release manifest (`releases/<version>/manifest.json`): its shape, file names, and reading it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '../shared/errors.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const IMAGE_FILE = 'container-image.tar';
@@ -54,7 +55,7 @@ export function readManifest(dir: string): ManifestRead {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
     raw = value as Record<string, unknown>;
   } catch (err) {
-    return { status: 'problem', problem: `${MANIFEST_FILE} is unreadable: ${(err as Error).message}`, commit: '' };
+    return { status: 'problem', problem: `${MANIFEST_FILE} is unreadable: ${errorMessage(err)}`, commit: '' };
   }
   const commit = typeof raw.commit === 'string' ? raw.commit : String(raw.commit ?? '');
   const missing = REQUIRED_FIELDS.filter((k) => raw[k] === undefined);

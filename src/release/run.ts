@@ -5,13 +5,14 @@ import { execa } from 'execa';
 import { splitCommand } from '../shared/command.js';
 import { buildContainment, containmentWarning, type Containment } from './contain.js';
 import { cleanEnv } from './source.js';
+import { errorMessage, TendError } from '../shared/errors.js';
 
 export type RunFailure = 'exit' | 'timeout' | 'aborted' | 'spawn';
 
-export class RunError extends Error {
+/** The build command failed; a non-zero exit or an abort is terminal (the same commit builds the same), a timeout or spawn failure may pass. */
+export class RunError extends TendError {
   constructor(message: string, readonly failure: RunFailure, readonly exitCode?: number) {
-    super(message);
-    this.name = 'RunError';
+    super(message, { retryable: failure === 'timeout' || failure === 'spawn' });
   }
 }
 
@@ -45,6 +46,7 @@ const executable = (file: string) => {
     accessSync(file, constants.X_OK);
     return statSync(file).isFile();
   } catch {
+    // missing or not executable
     return false;
   }
 };
@@ -68,7 +70,7 @@ export async function runBuildCommand(opts: RunOptions): Promise<void> {
   try {
     argv = splitCommand(opts.command);
   } catch (err) {
-    throw new RunError((err as Error).message, 'spawn');
+    throw new RunError(errorMessage(err), 'spawn');
   }
   const [cmd, ...args] = argv;
   const env = cleanEnv(opts.env);

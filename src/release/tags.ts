@@ -4,6 +4,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import type { VersionResolution } from '../model/types.js';
 import { latestTag } from '../shared/semver.js';
+import { errorMessage } from '../shared/errors.js';
 
 export function isRemoteRepo(repo: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/]+@[^/]+:/.test(repo);
@@ -114,6 +115,7 @@ function refsFingerprint(dir: string): { key: string; newestMs: number } | undef
     add('reftable', join(common, 'reftable', 'tables.list'));
     walk(join(common, 'refs', 'tags'), 'tags');
   } catch {
+    // refs unreadable: no cache key, so tags are read again
     return undefined;
   }
   return { key: parts.join('\n'), newestMs };
@@ -129,7 +131,7 @@ export async function resolveVersions(
   try {
     tags = await listTags(repo, root);
   } catch (err) {
-    const reason = err instanceof Error ? firstLine(err.message) : String(err);
+    const reason = firstLine(errorMessage(err));
     for (const v of wanted) out[v] = { status: 'unresolved', reason };
     return out;
   }

@@ -1,5 +1,6 @@
 // A tiny read-only tar reader: is a file a readable image archive (`docker save` / OCI layout)?
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { errorMessage } from '../shared/errors.js';
 
 export interface TarEntry {
   name: string;
@@ -101,7 +102,7 @@ export function imageArchiveProblem(file: string): string | undefined {
   try {
     entries = listTar(file);
   } catch (err) {
-    return `is not a readable tar archive (${(err as Error).message})`;
+    return `is not a readable tar archive (${errorMessage(err)})`;
   }
   const index = entries.find((e) => e.name === 'manifest.json' || e.name === 'index.json');
   if (!index) return 'is not an image archive (no manifest.json or index.json)';
@@ -111,6 +112,7 @@ export function imageArchiveProblem(file: string): string | undefined {
     const ok = index.name === 'manifest.json' ? Array.isArray(value) && value.length > 0 : typeof value === 'object' && value !== null;
     return ok ? undefined : `has an empty or malformed ${index.name}`;
   } catch {
+    // the message names the entry; the parse error adds nothing for the operator
     return `has an unreadable ${index.name}`;
   }
 }

@@ -29,6 +29,7 @@ function statOf(file: string): Stats | undefined {
   try {
     return lstatSync(file);
   } catch {
+    // missing: the caller reports it
     return undefined;
   }
 }

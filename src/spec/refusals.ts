@@ -3,6 +3,7 @@ import type { Diagnostic } from '../model/types.js';
 import { splitCommand } from '../shared/command.js';
 import { isPlainObject } from './merge.js';
 import { positionOf, type YamlSource } from './yaml-source.js';
+import { errorMessage } from '../shared/errors.js';
 
 type Path = (string | number)[];
 
@@ -75,6 +76,6 @@ export function buildCommandDiagnostics(source: YamlSource, build: unknown): Dia
     splitCommand(build);
     return [];
   } catch (err) {
-    return [{ severity: 'error', file: source.file, ...positionOf(source, ['source', 'build']), message: `source.build: ${(err as Error).message}` }];
+    return [{ severity: 'error', file: source.file, ...positionOf(source, ['source', 'build']), message: `source.build: ${errorMessage(err)}` }];
   }
 }

@@ -4,6 +4,7 @@ import {
   type Alias, type Document, type Node, type Pair, type YAMLError,
 } from 'yaml';
 import type { Diagnostic } from '../model/types.js';
+import { errorMessage } from '../shared/errors.js';
 
 export interface YamlSource {
   file: string;
@@ -124,7 +125,7 @@ function aliasDiagnostic(file: string, doc: Document.Parsed, lines: LineCounter,
   }
   const message = /alias count/i.test(String(err))
     ? 'aliases expand to too many nodes (over 100; a guard against alias bombs); not read'
-    : yamlMessage(err instanceof Error ? err.message : String(err));
+    : yamlMessage(errorMessage(err));
   return { severity: 'error', file, ...at(firstAlias), message };
 }
 

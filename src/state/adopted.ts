@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readOwnFile, writeOwnFile } from '../fs/safe.js';
 import { join } from 'node:path';
+import { isNotFound } from '../shared/errors.js';
 
 export const ADOPTED_FILE = 'adopted.json';
 
@@ -36,6 +37,7 @@ function parse(text: string, instance: string): AdoptionRecord | undefined {
       ...(typeof v.removedAt === 'string' ? { removedAt: v.removedAt } : {}),
     };
   } catch {
+    // torn or hand-edited: no record (the container stays unowned and untouched)
     return undefined;
   }
 }
@@ -46,6 +48,7 @@ export function readAdoptionRecord(instancesDir: string, instance: string): Adop
     const text = readOwnFile(adoptionFile(instancesDir, instance));
     return text === undefined ? undefined : parse(text, instance);
   } catch {
+    // unsafe or unreadable: no record (the container stays unowned and untouched)
     return undefined;
   }
 }
@@ -55,8 +58,9 @@ export function readAdoptionRecords(instancesDir: string): AdoptionRecord[] {
   let names: string[];
   try {
     names = readdirSync(instancesDir, { withFileTypes: true }).filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
-  } catch {
-    return [];
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
   }
   return names.sort().flatMap((n) => (existsSync(adoptionFile(instancesDir, n)) ? readAdoptionRecord(instancesDir, n) ?? [] : []));
 }

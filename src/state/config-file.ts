@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
+import { errorMessage } from '../shared/errors.js';
 
 export const CONFIG_TEMPLATE = fileURLToPath(new URL('../../templates/config.yaml', import.meta.url));
 
@@ -56,6 +57,6 @@ export function readConfigTemplate(file: string | undefined): { text: string; na
   try {
     return { text: readFileSync(path, 'utf8'), name: file ?? 'templates/config.yaml' };
   } catch (err) {
-    throw new Error(`cannot read the config template ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read the config template ${path}: ${errorMessage(err)}`);
   }
 }

@@ -4,6 +4,7 @@ import { assertOwnDirOrAbsent, openOwnFile, readOwnFile, UnsafeFileError } from 
 import { dirname, join } from 'node:path';
 import { withFileErrors } from '../fs/io-error.js';
 import type { HistoryEntry, HistoryOutcome, HistoryReason } from '../model/types.js';
+import { errorMessage } from '../shared/errors.js';
 
 export const HISTORY_FILE = '.version-history';
 
@@ -59,7 +60,7 @@ export function readHistoryFile(file: string): HistoryRead {
   try {
     text = readOwnFile(file);
   } catch (err) {
-    return { entries: [], problems: [err instanceof UnsafeFileError ? err.message : `cannot read: ${(err as Error).message}`] };
+    return { entries: [], problems: [err instanceof UnsafeFileError ? err.message : `cannot read: ${errorMessage(err)}`] };
   }
   return text === undefined ? { entries: [], problems: [] } : parseHistory(text);
 }

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readOwnFile, writeOwnFile } from '../fs/safe.js';
 import type { Phase, StatusFile } from '../model/types.js';
+import { errorMessage } from '../shared/errors.js';
 
 export const STATUS_FILE = 'status.json';
 
@@ -35,14 +36,14 @@ export function readStatus(file: string): StatusRead {
   try {
     text = readOwnFile(file);
   } catch (err) {
-    return { status: undefined, reason: `${file} cannot be read: ${(err as Error).message}` };
+    return { status: undefined, reason: `${file} cannot be read: ${errorMessage(err)}` };
   }
   if (text === undefined) return { status: undefined, reason: `${file} does not exist` };
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (err) {
-    return { status: undefined, reason: `${file} is not valid JSON: ${(err as Error).message}` };
+    return { status: undefined, reason: `${file} is not valid JSON: ${errorMessage(err)}` };
   }
   const problem = statusProblem(v);
   return problem ? { status: undefined, reason: `${file} ${problem}` } : { status: v as StatusFile };

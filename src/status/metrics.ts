@@ -143,6 +143,7 @@ export async function readAppMetrics(url: string, names: MetricNames = {}, timeo
     }
     text = await res.text();
   } catch {
+    // the app's /metrics is optional: unreachable means no counts
     return undefined;
   }
   const samples = parsePrometheusText(text.length > MAX_BODY ? text.slice(0, MAX_BODY) : text);

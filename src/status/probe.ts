@@ -4,6 +4,7 @@
 import type { HealthStatus } from '../model/types.js';
 import { healthCheckOf, healthTarget, probeOnce, type ProbeResult } from '../health/index.js';
 import { processOf, runningSpec, type RowInput } from './rows.js';
+import { errorMessage } from '../shared/errors.js';
 
 export interface ProbeRowsOptions {
   /** Per check (default 1000 ms). */
@@ -23,7 +24,7 @@ export async function probeRows(inputs: readonly RowInput[], opts: ProbeRowsOpti
     try {
       r = await probeOnce(t, o);
     } catch (err) {
-      r = { ok: false, detail: err instanceof Error ? err.message : String(err) };
+      r = { ok: false, detail: errorMessage(err) };
     }
     const probe: HealthStatus = { healthy: r.ok, at: new Date().toISOString(), ...(r.ok ? {} : { reason: r.detail }) };
     return { ...input, probe };

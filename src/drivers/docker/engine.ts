@@ -1,6 +1,7 @@
 // The Docker Engine connection (dockerode, loaded on first use), container listings, and secret-free errors.
 import type Docker from 'dockerode';
 import type { ContainerSummary } from './discovery.js';
+import { errorMessage } from '../../shared/errors.js';
 
 export interface EngineOptions {
   /** The Engine's unix socket; default: DOCKER_HOST, else /var/run/docker.sock (dockerode's rules). */
@@ -27,7 +28,7 @@ export function redact(text: string, secrets: readonly string[] = []): string {
 
 /** An Engine error as one line, secrets removed. */
 export function engineMessage(err: unknown, secrets: readonly string[] = []): string {
-  const raw = err instanceof Error ? err.message : String(err);
+  const raw = errorMessage(err);
   return redact(raw.replace(/\s+/g, ' ').trim(), secrets);
 }
 

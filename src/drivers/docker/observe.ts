@@ -54,6 +54,7 @@ function restartRequestedAt(instancesDir: string, instance: string): number | un
     const t = typeof v.restartRequestedAt === 'string' ? Date.parse(v.restartRequestedAt) : NaN;
     return Number.isNaN(t) ? undefined : t;
   } catch {
+    // absent, unsafe or torn requests.json: no restart request
     return undefined;
   }
 }

@@ -1,5 +1,6 @@
 // Runs launchctl (argument arrays only, never a shell) and tells its failures apart without leaking secrets.
 import { execa } from 'execa';
+import { TendError } from '../../shared/errors.js';
 
 export interface LaunchctlRun {
   signal?: AbortSignal;
@@ -17,7 +18,11 @@ export interface LaunchctlResult {
 }
 
 /** launchctl is not installed: not macOS. Observation reports the runtime unavailable. */
-export class LaunchctlMissingError extends Error {}
+export class LaunchctlMissingError extends TendError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
 
 /**
  * A launchctl from before OS X 10.10 (no bootstrap/bootout/kickstart/enable/disable/print). Its

@@ -13,6 +13,7 @@ import {
   isOwned, labelPrefixOf, plistDirOf, plistFileOf, readPlistFile, scopeOf, uidOf, type JobOptions, type PlistFile,
 } from './job.js';
 import { parseList, parsePsElapsed, signalName, type ListedJob } from './listing.js';
+import { errorMessage } from '../../shared/errors.js';
 
 function stateOf(job: ListedJob | undefined): ObservedState {
   if (!job) return 'stopped';
@@ -81,6 +82,6 @@ export async function observeLaunchd(ctx: ObserveContext, o: JobOptions): Promis
     return { status: 'ok', items };
   } catch (err) {
     // LaunchctlMissingError (not macOS) lands here too: the runtime is unavailable, not an error.
-    return unavailable(err instanceof Error ? err.message : String(err));
+    return unavailable(errorMessage(err));
   }
 }

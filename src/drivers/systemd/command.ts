@@ -1,6 +1,7 @@
 // Runs systemctl for one scope (argument arrays only, never a shell).
 import { execa } from 'execa';
 import type { Scope } from './unit.js';
+import { TendError } from '../../shared/errors.js';
 
 export interface SystemctlRun {
   scope: Scope;
@@ -16,7 +17,11 @@ export interface SystemctlResult {
 }
 
 /** systemctl is not installed: the runtime is unavailable. */
-export class SystemctlMissingError extends Error {}
+export class SystemctlMissingError extends TendError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
 
 /** Where the user manager is found: XDG_RUNTIME_DIR (its private socket), default /run/user/<uid>. */
 export function userRuntimeDir(env: Record<string, string | undefined> = process.env): string {

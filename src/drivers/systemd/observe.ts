@@ -7,6 +7,7 @@ import type { ObservedItem, ObservedState, RuntimeObservation, TendConfig } from
 import type { ObserveContext } from '../types.js';
 import { systemctl, SystemctlMissingError } from './command.js';
 import { currentUser, isLogUnit, readMarks, unitDirOf, type UnitMarks } from './unit.js';
+import { errorMessage } from '../../shared/errors.js';
 
 export const SHOW_PROPERTIES = [
   'Id', 'LoadState', 'ActiveState', 'SubState', 'MainPID', 'NRestarts', 'ExecMainStartTimestamp',
@@ -155,6 +156,6 @@ export async function observeSystemd(ctx: ObserveContext): Promise<SystemdObserv
     return { observation: { status: 'ok', items, ...(warning ? { warnings: [warning] } : {}) }, needReload };
   } catch (err) {
     if (err instanceof SystemctlMissingError) return unavailable(err.message);
-    return unavailable(err instanceof Error ? err.message : String(err));
+    return unavailable(errorMessage(err));
   }
 }

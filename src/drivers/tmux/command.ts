@@ -1,6 +1,7 @@
 // Runs tmux on tend's dedicated server socket: argument arrays only, a fixed env, errors without secrets.
 import { execa } from 'execa';
 import type { TendConfig } from '../../model/types.js';
+import { TendError } from '../../shared/errors.js';
 
 export const DEFAULT_SOCKET = 'tend';
 
@@ -24,7 +25,11 @@ export type TmuxOutcome =
   | { status: 'error'; message: string };
 
 /** tmux is not installed: observation reports the runtime unavailable. */
-export class TmuxMissingError extends Error {}
+export class TmuxMissingError extends TendError {
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
 
 export function socketOf(config: Pick<TendConfig, 'tmux'>): string {
   const socket = config.tmux?.socket ?? DEFAULT_SOCKET;

@@ -4,6 +4,7 @@ import type { ObservedItem, ObservedState, RuntimeObservation } from '../../mode
 import type { ObserveContext } from '../types.js';
 import { socketOf } from './command.js';
 import { listPanes, type PaneInfo } from './panes.js';
+import { errorMessage } from '../../shared/errors.js';
 
 /** Marked with this app and an instance name: tend made it and may change it. */
 export function isOwned(p: PaneInfo, app: string): boolean {
@@ -73,6 +74,6 @@ export async function observeTmux(ctx: ObserveContext): Promise<RuntimeObservati
     return { status: 'ok', items, ...(warning ? { warnings: [warning] } : {}) };
   } catch (err) {
     // TmuxMissingError (no binary) lands here too: the runtime is unavailable, not an error.
-    return { status: 'unavailable', reason: err instanceof Error ? err.message : String(err), items: [] };
+    return { status: 'unavailable', reason: errorMessage(err), items: [] };
   }
 }

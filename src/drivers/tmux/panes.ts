@@ -66,6 +66,7 @@ function argv(json: string): string[] | undefined {
     const v = JSON.parse(json) as unknown;
     return Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === 'string') ? v : undefined;
   } catch {
+    // not the JSON tend wrote: no argv
     return undefined;
   }
 }
