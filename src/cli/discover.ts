@@ -51,7 +51,7 @@ function render(d: Discovery, rules: TendConfig['docker']['discovery']): string 
 
 /** Why discovery is off in tend.yaml, with what turns it on when it names nothing to look for. */
 function offReason(rules: TendConfig['docker']['discovery']): string {
-  if (rules.label !== '' || rules.imagePatterns.length > 0) return 'docker.discovery.enabled: false in tend.yaml';
+  if (rules.label !== '' || rules.imagePatterns.length > 0) return 'docker.discovery.enabled: false';
   return `tend.yaml names no docker.discovery.label or imagePatterns; to find containers labelled as before, add docker: {discovery: {label: ${FORMER_DISCOVERY_LABEL}}}`;
 }
 
