@@ -5,7 +5,7 @@ import type { Project as LoadedProject } from './ops/edit.js';
 export type * from './model/types.js';
 export type { Driver, Compare, ObserveContext, ApplyContext } from './drivers/types.js';
 export { loadConfig, findRoot } from './spec/config.js';
-export { loadDesired } from './spec/desired.js';
+export { loadDesired } from './state/desired.js';
 export { observeAll, observeRuntimes } from './observe/index.js';
 export { plan, type PlanOptions } from './planner/plan.js';
 /** One reconcile as `tend reconcile` runs it: observe, plan, execute, and a follow-up round after a failed health check (rollback, hold). */
@@ -20,9 +20,9 @@ export { loadReleaseImage } from './release/image.js';
 export { planPrune } from './release/prune.js';
 export { createDockerDriver, dockerDriver, type DockerDriverOptions } from './drivers/docker/index.js';
 export {
-  discover, adopt, cleanupStopped, previewCleanup, readAdoptionRecords,
-  type Discovery, type FoundContainer, type AdoptResult, type AdoptionRecord, type CleanupResult, type StoppedInstance,
+  discover, adopt, readAdoptionRecords, type Discovery, type FoundContainer, type AdoptResult, type AdoptionRecord,
 } from './discover/index.js';
+export { cleanupStopped, previewCleanup, type CleanupResult, type StoppedInstance } from './ops/cleanup-stopped.js';
 export { waitHealthy, healthTarget, livenessOf, isAbortError, type HealthResult, type HealthTarget, type Liveness, type WaitHealthyOptions } from './health/index.js';
 export { appendHistory, readHistoryFile, lastHealthy, readStatus, writeStatus, updateStatus, withInstanceLock, instanceLockOwner, type InstanceLockOptions } from './state/index.js';
 export { status, statusDetail, parsePrometheusText, readAppMetrics, type InstanceStatus, type InstanceDetail, type StatusOptions, type DetailOptions, type AppMetrics } from './status/index.js';

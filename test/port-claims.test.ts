@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DesiredState } from '../src/model/types.js';
 import { portProblems, type PortClaim, type PortHolderCandidate } from '../src/spec/port-claims.js';
-import { loadDesired } from '../src/spec/desired.js';
+import { loadDesired } from '../src/state/desired.js';
 import { config } from './helpers/planner-fixtures.js';
 import { useScratch } from './helpers/scratch.js';
 

@@ -8,7 +8,7 @@ import { parseDuration } from '../shared/duration.js';
 import type { Lock } from '../fs/lock.js';
 import { autoRuntime } from '../spec/auto-runtime.js';
 import { CONFIG_FILE, loadConfig, type RootPaths } from '../spec/config.js';
-import { loadDesired } from '../spec/desired.js';
+import { loadDesired } from '../state/desired.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
 import { rowsOf, type InstanceStatus } from '../status/index.js';
 import { formatDiagnostic } from '../shared/diagnostic-text.js';

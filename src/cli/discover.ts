@@ -1,9 +1,8 @@
 // `tend discover`: Docker containers that look like instances (and adopted ones); --adopt, and
 // --cleanup-stopped (adopted instances whose container is gone are removed, after a confirmation).
 import type { Command } from 'commander';
-import {
-  adopt, cleanupStopped, discover, previewCleanup, type AdoptResult, type CleanupResult, type Discovery, type FoundContainer, type StoppedInstance,
-} from '../discover/index.js';
+import { adopt, discover, type AdoptResult, type Discovery, type FoundContainer } from '../discover/index.js';
+import { cleanupStopped, previewCleanup, type CleanupResult, type StoppedInstance } from '../ops/cleanup-stopped.js';
 import { withConfiguredPorts } from '../discover/scan.js';
 import type { TendConfig } from '../model/types.js';
 import { desiredEditRefusal } from '../ops/guard.js';

@@ -2,7 +2,7 @@
 import type { DesiredState, Diagnostic } from '../model/types.js';
 import { autoRuntime } from '../spec/auto-runtime.js';
 import { loadConfig, type RootPaths } from '../spec/config.js';
-import { loadDesired } from '../spec/desired.js';
+import { loadDesired } from '../state/desired.js';
 
 export interface GlobalOptions {
   dir?: string;

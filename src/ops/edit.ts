@@ -5,7 +5,7 @@ import type { DesiredEntry, DesiredState, Phase } from '../model/types.js';
 import { reconcile, type ReconcileOptions, type ReconcileResult } from '../executor/reconcile.js';
 import { autoRuntime } from '../spec/auto-runtime.js';
 import type { RootPaths } from '../spec/config.js';
-import { loadDesired } from '../spec/desired.js';
+import { loadDesired } from '../state/desired.js';
 import { readStatus, statusPath } from '../state/status.js';
 import { inGitRepo, setDesiredKey } from './desired-edit.js';
 import { desiredEditRefusal, OpsError } from './guard.js';

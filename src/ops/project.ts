@@ -5,7 +5,7 @@ import { join, relative, sep } from 'node:path';
 import { instanceNameProblem } from '../spec/names.js';
 import { autoRuntime } from '../spec/auto-runtime.js';
 import { loadConfig } from '../spec/config.js';
-import { loadDesired } from '../spec/desired.js';
+import { loadDesired } from '../state/desired.js';
 import { formatDiagnostic } from '../shared/diagnostic-text.js';
 import type { Project } from './edit.js';
 import { OpsError } from './guard.js';

@@ -7,9 +7,7 @@ import { checkInstance } from './instance.js';
 import { parseYamlSource, positionOf, hasPath, type YamlSource } from './yaml-source.js';
 import { sortDiagnostics } from '../shared/diagnostics.js';
 import { reservedNames } from './schemas.js';
-import { rootPaths } from './config.js';
 import { portProblems, type PortClaim, type PortHolderCandidate } from './port-claims.js';
-import { statusPath, readStatus } from '../state/status.js';
 
 export const MAX_DESIRED_BYTES = 1024 * 1024;
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -24,10 +22,10 @@ export interface LoadDesiredOptions {
   /** What `runtime: auto` resolves to on this host (autoRuntime()); unset: launchd on darwin, else systemd. */
   autoRuntime?: Runtime;
   /**
-   * instances/ (paths.instances): whose last applied spec holds a port two files want (see port-claims.ts).
-   * Default: tend.yaml's `paths.instances` under root, or TEND_INSTANCES_DIR.
+   * The spec last applied to an instance (status.json `applied`): who holds a port two files want (see
+   * port-claims.ts). state/desired.ts reads it from instances/; without it, nobody holds a port yet.
    */
-  instancesDir?: string;
+  appliedSpecOf?: (name: string) => PortHolderCandidate['applied'] | undefined;
 }
 
 interface FileResult {
@@ -82,7 +80,7 @@ export function loadDesired(opts: LoadDesiredOptions): DesiredState {
     if (base.startsWith('.') || !/\.ya?ml$/.test(base)) continue;
     results.push(loadFile(opts, realDir, base, context));
   }
-  crossFileChecks(results, opts.instancesDir ?? rootPaths(opts.root, opts.config, process.env, process.cwd()).instances);
+  crossFileChecks(results, opts.appliedSpecOf ?? (() => undefined));
   state.entries = results.map((r) => r.entry);
   state.diagnostics = sortDiagnostics(results.flatMap((r) => r.diagnostics));
   return state;
@@ -152,7 +150,7 @@ function parseFile(opts: LoadDesiredOptions, file: string, name: string, text: s
 }
 
 /** Checks that need several files: duplicate names and shared ports (the instance holding a port keeps it). Offenders become invalid. */
-function crossFileChecks(results: FileResult[], instancesDir: string): void {
+function crossFileChecks(results: FileResult[], appliedSpecOf: NonNullable<LoadDesiredOptions['appliedSpecOf']>): void {
   const fail = (r: FileResult, at: 'root' | 'port', message: string) => {
     const pos = r.anchors[at];
     r.diagnostics.push({ severity: 'error', file: r.entry.file, ...pos, message, instance: r.entry.name });
@@ -173,7 +171,7 @@ function crossFileChecks(results: FileResult[], instancesDir: string): void {
   }
   // Who already holds a port: the spec last applied to each instance (status.json), whatever its file says now.
   const candidates: PortHolderCandidate[] = results.filter((r) => NAME.test(r.entry.name) && byName.get(r.entry.name)!.length === 1).map((r) => {
-    const spec = readStatus(statusPath(instancesDir, r.entry.name)).status?.applied?.spec;
+    const spec = appliedSpecOf(r.entry.name);
     return { name: r.entry.name, file: r.entry.file, valid: r.entry.status === 'valid', ...(spec ? { applied: spec } : {}) };
   });
   for (const problem of portProblems([...claims.keys()], candidates)) fail(claims.get(problem.claim)!, 'port', problem.message);

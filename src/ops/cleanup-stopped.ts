@@ -5,11 +5,11 @@
 // of the instance runs (tend replaced the adopted container with its own), the instance is kept and only
 // its adoption record is dropped (the container it names is gone).
 import type { Log } from '../executor/execute.js';
-import { deleteInstance, InstanceRunsError, previewDelete } from '../ops/delete.js';
-import type { Project } from '../ops/edit.js';
-import { OpsError } from '../ops/guard.js';
+import { deleteInstance, InstanceRunsError, previewDelete } from './delete.js';
+import type { Project } from './edit.js';
+import { OpsError } from './guard.js';
 import { removeAdoptionRecord } from '../state/adopted.js';
-import type { Discovery, FoundContainer } from './scan.js';
+import type { Discovery, FoundContainer } from '../discover/scan.js';
 import { errorMessage } from '../shared/errors.js';
 
 /** An adopted instance whose container is gone, and what removing it would remove. */
