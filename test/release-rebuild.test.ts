@@ -6,11 +6,12 @@
 // v1.1.0, status Ready, and the history has no new line (a restart is not an update). On systemd also: after a
 // crash loop that systemd gave up on (its start limit), tend's start is not refused. Waits are on conditions.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StatusFile, TendConfig } from '../src/model/types.js';
+import { unitDirOf } from '../src/drivers/systemd/unit.js';
 import { validateRelease } from '../src/release/validate.js';
 import { loadConfig, type RootPaths } from '../src/spec/config.js';
 import { readHistory } from '../src/state/history.js';
@@ -154,6 +155,16 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
       // The executable away (the release stays valid on disk once it is back), the process killed: systemd's
       // restarts fail until it stops trying. Back in place, tend reconcile starts the unit within the start
       // limit's interval: systemd must not refuse that start.
+      // An operator's drop-in with a long start-limit interval (systemd's default is 10 s, which a loaded machine
+      // can let pass before tend acts): the refusal lasts for the whole test, so the test does not race it.
+      const dropIn = join(unitDirOf('user'), `${target}.d`);
+      mkdirSync(dropIn, { recursive: true });
+      writeFileSync(join(dropIn, 'start-limit.conf'), '[Unit]\nStartLimitIntervalSec=300\nStartLimitBurst=3\n');
+      cleanups.push(async () => {
+        rmSync(dropIn, { recursive: true, force: true });
+        await systemctl(['daemon-reload']);
+      });
+      expect((await systemctl(['daemon-reload'])).exitCode).toBe(0);
       const bin = join(release(), 'bin', 'oubliette');
       renameSync(bin, `${bin}.away`);
       try {
