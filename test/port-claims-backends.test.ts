@@ -140,12 +140,14 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
           && row.phase === 'InvalidSpec' && row.message === heldText();
       }, 120_000, 'api');
       expect((await agent.row('web'))?.phase).toBe('Ready');
+      // The other good fixture version (v2.0.0 fails its health check on purpose).
+      const target = (await serves()) === 'v1.0.0' ? 'v1.1.0' : 'v1.0.0';
       const mark = agent.lines.length;
-      desire('web', 'v2.0.0');
-      await agentUntil('web serving v2.0.0 (updated by the agent)', async () => (await serves()) === 'v2.0.0', 180_000, 'web');
-      await agentUntil('web Ready on v2.0.0 in the agent', async () => {
+      desire('web', target);
+      await agentUntil(`web serving ${target} (updated by the agent)`, async () => (await serves()) === target, 180_000, 'web');
+      await agentUntil(`web Ready on ${target} in the agent`, async () => {
         const row = await agent!.row('web');
-        return row?.phase === 'Ready' && row.observedVersion === 'v2.0.0';
+        return row?.phase === 'Ready' && row.observedVersion === target;
       }, 120_000, 'web');
       const webDone = agent.since(mark).find((l) => l.instance === 'web' && /^web: reconcile /.test(l.msg));
       expect(webDone?.msg).toBe('web: reconcile ok');
