@@ -1,38 +1,20 @@
 // Plans one valid desired instance against what runs: create, update, replace, restart, start, stop.
-import type {
-  DesiredEntry, Diagnostic, Hold, InstanceState, ObservedItem, Observed, ReleaseCatalog, Runtime, TendConfig,
-} from '../model/types.js';
+import type { Diagnostic, Hold, ObservedItem, Runtime } from '../model/types.js';
 import type { Change, Disruption, FieldChange, InstancePlan, RuntimeVerbs } from '../model/plan.js';
 import { compares } from '../drivers/compare.js';
 import { INSTANCE_LAYOUT } from '../drivers/compare-rules.js';
 import { RUNTIME_NOUN, targetName } from '../spec/names.js';
-import { ActionBuilder, type StepInput } from './builder.js';
-import { envProblemDiagnostics } from '../shared/diagnostics.js';
-import { specDiff, specFields } from '../shared/spec-diff.js';
+import type { StepInput } from './builder.js';
+import { specFields } from '../shared/spec-diff.js';
 import { short, specHash } from '../shared/hash.js';
-import { describeHealth } from '../shared/health-check.js';
 import { decideRelease, type ReleaseDecision } from './release.js';
 import { withRecords } from './records.js';
+import type { InstanceContext, Valid } from './context.js';
+import { blockedBy } from './blocked.js';
+import { changedFields, healthLabel, restartDue } from './fields.js';
 
-type Valid = Extract<DesiredEntry, { status: 'valid' }>;
-
-export interface InstanceContext {
-  config: TendConfig;
-  observed: Observed;
-  releases: ReleaseCatalog;
-  state: InstanceState | undefined;
-  /** Owned things found for this instance, in any runtime. */
-  items: ObservedItem[];
-  force: boolean;
-  builder: ActionBuilder;
-  diagnostics: Diagnostic[];
-  /** Planning the way back to the last healthy spec of a held instance (set by planInstance itself). */
-  rollback?: { held: Hold; release: ReleaseDecision & { kind: 'ok' } };
-  /** Planning the way back to the last healthy spec of an instance whose desired file is invalid (set by planInvalid). */
-  restore?: { release: ReleaseDecision & { kind: 'ok' } };
-  /** Set while planning: what the records need besides the plan (the release's commit, a held plan's message). */
-  out?: { commit?: string; heldMessage?: string };
-}
+export type { InstanceContext } from './context.js';
+export { restartDue } from './fields.js';
 
 /** A crash loop: this many exits of one spec within the window; restarts back off up to the cap. */
 export const CRASH_LOOP = { exits: 5, windowMs: 60_000, maxBackoffMs: 30_000 } as const;
@@ -56,43 +38,8 @@ function planChange(entry: Valid, ctx: InstanceContext): InstancePlan {
     ctx.diagnostics.push(diagnostic);
     return { ...base, change: 'blocked', disruption: 'none', reason };
   };
-  const at = (key: string) => ({ file: entry.file, ...(entry.positions[key] ?? { line: 1, col: 1 }), instance: name });
-
-  if (runtime === 'launchd' && ctx.observed.host.platform !== 'darwin') {
-    const message = `runtime launchd needs macOS; this host is ${ctx.observed.host.platform}`;
-    return blocked({ severity: 'error', ...at('runtime'), message }, message);
-  }
-  const obs = ctx.observed.runtimes[runtime];
-  if (!obs || obs.status !== 'ok') {
-    const why = obs?.status === 'unavailable' ? obs.reason : 'not observed';
-    const message = `cannot observe ${runtime} (${why}); nothing planned for ${name}`;
-    return blocked({ severity: 'warning', ...at('runtime'), message }, message);
-  }
-  const target = targetName(runtime, ctx.config, name);
-  if (obs.items.some((i) => !i.owned && i.id === target)) {
-    const message = `${RUNTIME_NOUN[runtime]} ${target} exists and is not owned by tend; it is never overwritten (remove or rename it)`;
-    return blocked({ severity: 'error', ...at('runtime'), message }, message);
-  }
-  if (ctx.state?.unsafe?.length) {
-    const message = ctx.state.unsafe.join('; ');
-    return blocked({ severity: 'error', file: entry.file, line: 1, col: 1, instance: name, message }, message);
-  }
-  const envProblems = ctx.state?.env.problems ?? [];
-  if (envProblems.length > 0) {
-    // A .env systemd would read differently (a key lost, another value): apply nothing, what runs keeps running.
-    const envFile = ctx.state!.env.file;
-    const [first, ...rest] = envProblemDiagnostics(envFile, name, envProblems);
-    ctx.diagnostics.push(...rest);
-    const lines = envProblems.map((p) => p.line).join(', ');
-    return blocked(first!, `${envFile} line${envProblems.length > 1 ? 's' : ''} ${lines}: read differently by systemd; nothing is applied until fixed`);
-  }
-  const required = [...new Set([...ctx.config.source.secrets, ...spec.secrets])].sort();
-  const missing = required.filter((k) => !(ctx.state?.env.keys ?? []).includes(k));
-  if (missing.length > 0) {
-    const envFile = ctx.state?.env.file ?? `${name}/.env`;
-    const message = `secret${missing.length > 1 ? 's' : ''} ${missing.join(', ')} missing from ${envFile}`;
-    return blocked({ severity: 'error', file: entry.file, line: 1, col: 1, instance: name, message }, message);
-  }
+  const stop = blockedBy(entry, ctx);
+  if (stop) return blocked(stop.diagnostic, stop.reason);
   const release = ctx.rollback?.release ?? ctx.restore?.release ?? decideRelease(entry, ctx.releases, ctx.state);
   if (release.kind === 'not-found') return blocked(release.diagnostic, release.diagnostic.message);
   if (release.warning) ctx.diagnostics.push(release.warning);
@@ -103,63 +50,11 @@ function planChange(entry: Valid, ctx: InstanceContext): InstancePlan {
   const held = ctx.state?.held;
   if (held && held.specHash === hash && !ctx.force) return planHeld(entry, held, release.tag, base, ctx);
 
-  const current = ctx.items.find((i) => i.runtime === runtime);
-  const others = ctx.items.filter((i) => i.runtime !== runtime);
-  const running = spec.state === 'running';
-  // Rolled back and verified on the applied spec: starting it again (it died or was stopped) or a requested
-  // restart is upkeep of the rollback target, not another rollback (its actions stay `from: applied`).
-  const upkeep = ctx.rollback !== undefined && current?.specHash === hash && ctx.state?.phase !== 'Progressing';
-  const plan = (planned: Change, disruption: Disruption, reason: string, steps: StepInput[], extra: Partial<InstancePlan> = {}): InstancePlan => {
-    const change: Change = ctx.rollback && !(upkeep && (planned === 'start' || planned === 'restart')) ? 'rollback' : planned;
-    const writes = steps.some((s) => s.type === 'write-config');
-    // A start or restart of what is there needs its release too (it runs releases/<version>/): a missing or
-    // invalid one is rebuilt first, like for an update. Not when the source cannot be read (nothing to build from).
-    const rebuildFirst = !writes && release.build !== undefined && release.build !== 'unresolved'
-      && steps.some((s) => s.type === 'start' || s.type === 'restart');
-    const needsBuild = (writes && release.build !== undefined) || rebuildFirst;
-    let after: string[] = [];
-    const summary = writes || rebuildFirst ? release.summary : undefined;
-    if (rebuildFirst) reason = `${reason}; release ${release.tag} is rebuilt first (${release.build === 'cache miss' ? 'it is missing' : release.build!.replace(/^rebuild: /, '')})`;
-    if (needsBuild) {
-      after = [ctx.builder.shared(`build/${release.tag}`, {
-        type: 'build-release', version: release.tag, reason: `${release.summary}`,
-        ...(release.commit !== 'unresolved' ? { commit: release.commit } : {}),
-      })];
-    }
-    if (runtime === 'docker' && ctx.config.source.image && steps.some((s) => s.type === 'create-container')) {
-      const present = release.imageId !== undefined && (obs.images ?? []).includes(release.imageId);
-      if (!present) {
-        const idx = steps.findIndex((s) => s.type === 'stop' || s.type === 'write-config');
-        steps.splice(Math.max(0, idx), 0, { type: 'load-image', runtime, target, version: release.tag, ...commit, reason: `image for ${release.tag} is not in the engine` });
-      }
-    }
-    const from = ctx.rollback || ctx.restore ? { from: 'applied' as const } : {};
-    const actions = ctx.builder.chain(name, change, steps.map((s) => ({ specHash: hash, ...s, ...from })), after);
-    return {
-      ...base, change, version: release.tag, disruption: needsBuild && disruption === 'restart' ? 'rebuild+restart' : disruption,
-      reason, actions, ...(summary ? { release: summary } : {}), ...extra,
-    };
-  };
-  const commit = release.commit !== 'unresolved' ? { commit: release.commit } : {};
-  const write: StepInput[] = [
-    { type: 'write-config', runtime, version: release.tag, ...commit, reason: 'render config.yaml' },
-    { type: MATERIALIZE[runtime], runtime, target, version: release.tag, ...commit, reason: `${RUNTIME_NOUN[runtime]} ${target} from spec ${short(hash)}` },
-  ];
-  const startSteps: StepInput[] = running
-    ? [
-      { type: 'start', runtime, target, reason: `start ${target}` },
-      { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
-    ]
-    : [];
-  const removeOthers: StepInput[] = others.flatMap((o) => [
-    ...(o.state === 'running' ? [{ type: 'stop' as const, runtime: o.runtime, target: o.id, reason: `stop ${o.id} (moving to ${runtime})` }] : []),
-    { type: 'delete' as const, runtime: o.runtime, target: o.id, reason: `remove ${RUNTIME_NOUN[o.runtime]} ${o.id}`, disruption: 'delete' as const },
-  ]);
-  const fieldsNew = specFields(spec);
-
+  const s = scopeOf(entry, ctx, release, hash, base);
+  const { current, others, write, startSteps, removeOthers, target } = s;
   if (others.length > 0 && !current) {
     const from = others.map((o) => o.runtime).join(', ');
-    return plan('replace', 'replace', `runtime changes from ${from} to ${runtime}`, [...removeOthers, ...write, ...startSteps], {
+    return chainPlan(s, 'replace', 'replace', `runtime changes from ${from} to ${runtime}`, [...removeOthers, ...write, ...startSteps], {
       fields: [{ field: 'runtime', from, to: runtime }], fromVersion: others[0]!.version,
     });
   }
@@ -167,72 +62,167 @@ function planChange(entry: Valid, ctx: InstanceContext): InstancePlan {
     const reason = ctx.state?.applied
       ? `${RUNTIME_NOUN[runtime]} ${target} is missing (removed outside tend?)`
       : `new instance: no ${RUNTIME_NOUN[runtime]} ${target} exists`;
-    return plan('create', 'none', reason, [...removeOthers, ...write, ...startSteps], { fields: fieldsNew });
+    return chainPlan(s, 'create', 'none', reason, [...removeOthers, ...write, ...startSteps], { fields: specFields(spec) });
   }
+  return current.specHash === hash ? planSameSpec(s, current) : planChangedSpec(s, current, envDigest);
+}
 
-  if (current.specHash === hash && current.layout !== undefined && current.layout < INSTANCE_LAYOUT && current.state !== 'absent') {
+type Base = Omit<InstancePlan, 'change' | 'disruption' | 'reason'>;
+
+/** What the steps of planning one instance share once its release and spec hash are known. */
+interface Scope {
+  entry: Valid;
+  ctx: InstanceContext;
+  release: ReleaseDecision & { kind: 'ok' };
+  hash: string;
+  base: Base;
+  target: string;
+  images: readonly string[];
+  current: ObservedItem | undefined;
+  /** Owned things of the instance in other runtimes (removed once it runs here). */
+  others: ObservedItem[];
+  running: boolean;
+  /** Rolled back and verified on the applied spec: a start or restart is upkeep of the rollback target, not another rollback. */
+  upkeep: boolean;
+  write: StepInput[];
+  startSteps: StepInput[];
+  removeOthers: StepInput[];
+}
+
+function scopeOf(entry: Valid, ctx: InstanceContext, release: ReleaseDecision & { kind: 'ok' }, hash: string, base: Base): Scope {
+  const { spec, runtime } = entry;
+  const target = targetName(runtime, ctx.config, entry.name);
+  const obs = ctx.observed.runtimes[runtime];
+  const current = ctx.items.find((i) => i.runtime === runtime);
+  const others = ctx.items.filter((i) => i.runtime !== runtime);
+  const running = spec.state === 'running';
+  const commit = release.commit !== 'unresolved' ? { commit: release.commit } : {};
+  return {
+    entry, ctx, release, hash, base, target, images: obs?.status === 'ok' ? obs.images ?? [] : [], current, others, running,
+    upkeep: ctx.rollback !== undefined && current?.specHash === hash && ctx.state?.phase !== 'Progressing',
+    write: [
+      { type: 'write-config', runtime, version: release.tag, ...commit, reason: 'render config.yaml' },
+      { type: MATERIALIZE[runtime], runtime, target, version: release.tag, ...commit, reason: `${RUNTIME_NOUN[runtime]} ${target} from spec ${short(hash)}` },
+    ],
+    startSteps: running
+      ? [{ type: 'start', runtime, target, reason: `start ${target}` }, { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) }]
+      : [],
+    removeOthers: others.flatMap((o) => [
+      ...(o.state === 'running' ? [{ type: 'stop' as const, runtime: o.runtime, target: o.id, reason: `stop ${o.id} (moving to ${runtime})` }] : []),
+      { type: 'delete' as const, runtime: o.runtime, target: o.id, reason: `remove ${RUNTIME_NOUN[o.runtime]} ${o.id}`, disruption: 'delete' as const },
+    ]),
+  };
+}
+
+/** A plan with a chain of actions: the build it needs first, the image it loads, and each step's spec hash. */
+function chainPlan(s: Scope, planned: Change, disruption: Disruption, why: string, steps: StepInput[], extra: Partial<InstancePlan> = {}): InstancePlan {
+  const { ctx, release, entry: { runtime, name } } = s;
+  let reason = why;
+  const change: Change = ctx.rollback && !(s.upkeep && (planned === 'start' || planned === 'restart')) ? 'rollback' : planned;
+  const writes = steps.some((st) => st.type === 'write-config');
+  // A start or restart of what is there needs its release too (it runs releases/<version>/): a missing or
+  // invalid one is rebuilt first, like for an update. Not when the source cannot be read (nothing to build from).
+  const rebuildFirst = !writes && release.build !== undefined && release.build !== 'unresolved'
+    && steps.some((st) => st.type === 'start' || st.type === 'restart');
+  const needsBuild = (writes && release.build !== undefined) || rebuildFirst;
+  let after: string[] = [];
+  const summary = writes || rebuildFirst ? release.summary : undefined;
+  if (rebuildFirst) reason = `${reason}; release ${release.tag} is rebuilt first (${release.build === 'cache miss' ? 'it is missing' : release.build!.replace(/^rebuild: /, '')})`;
+  if (needsBuild) {
+    after = [ctx.builder.shared(`build/${release.tag}`, {
+      type: 'build-release', version: release.tag, reason: `${release.summary}`,
+      ...(release.commit !== 'unresolved' ? { commit: release.commit } : {}),
+    })];
+  }
+  if (runtime === 'docker' && ctx.config.source.image && steps.some((st) => st.type === 'create-container')) {
+    const present = release.imageId !== undefined && s.images.includes(release.imageId);
+    if (!present) {
+      const idx = steps.findIndex((st) => st.type === 'stop' || st.type === 'write-config');
+      const commit = release.commit !== 'unresolved' ? { commit: release.commit } : {};
+      steps.splice(Math.max(0, idx), 0, { type: 'load-image', runtime, target: s.target, version: release.tag, ...commit, reason: `image for ${release.tag} is not in the engine` });
+    }
+  }
+  const from = ctx.rollback || ctx.restore ? { from: 'applied' as const } : {};
+  const actions = ctx.builder.chain(name, change, steps.map((st) => ({ specHash: s.hash, ...st, ...from })), after);
+  return {
+    ...s.base, change, version: release.tag, disruption: needsBuild && disruption === 'restart' ? 'rebuild+restart' : disruption,
+    reason, actions, ...(summary ? { release: summary } : {}), ...extra,
+  };
+}
+
+/** What runs was made from the desired spec: made again by an older layout, stopped, restarted, verified, or nothing. */
+function planSameSpec(s: Scope, current: ObservedItem): InstancePlan {
+  const { ctx, release, hash, target, running, others, removeOthers, write, startSteps, entry: { runtime, spec } } = s;
+  if (current.layout !== undefined && current.layout < INSTANCE_LAYOUT && current.state !== 'absent') {
     // Made by an older tend whose app could write the whole instance directory: made again, once.
     const live = current.state === 'running';
-    return plan('reconfigure', !live ? 'none' : runtime === 'docker' ? 'replace' : 'restart',
+    return chainPlan(s, 'reconfigure', !live ? 'none' : runtime === 'docker' ? 'replace' : 'restart',
       `made by an older tend (instance layout ${current.layout}): made again so that the app can write only data/ and projects/`, [
         ...(live ? [{ type: 'stop' as const, runtime, target: current.id, reason: `stop ${current.id}` }] : []), ...write,
         ...(running ? startSteps : []), ...removeOthers,
       ], { fields: [{ field: 'layout', from: current.layout, to: INSTANCE_LAYOUT }], fromVersion: current.version });
   }
-  if (current.specHash === hash) {
-    if (!running) {
-      if (current.state === 'running') return plan('stop', 'stop', 'state: stopped', [{ type: 'stop', runtime, target, reason: `stop ${target}` }, ...removeOthers]);
-      if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
-      return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'stopped, as desired' };
-    }
-    const applied = ctx.state?.applied;
-    // Made from the desired spec but never seen healthy (first sight, or a crash before the health check):
-    // still part of that create/update, so its history line is recorded as such when it turns healthy.
-    // A rollback still `Progressing` was cut short (the run crashed) before it was recorded RolledBack.
-    // A restore (planInvalid) cut short the same way is checked again before it counts as restored.
-    const unverified: Change | undefined = ctx.rollback || ctx.restore ? (ctx.state?.phase === 'Progressing' ? 'rollback' : undefined)
-      : applied?.specHash === hash ? undefined : !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
-    if (current.state !== 'running') {
-      if (current.state !== 'failed' || unverified) {
-        return plan(unverified ?? 'start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
-      }
-      // It died: restart with backoff, unless it keeps dying (a crash loop waits for a file change).
-      const crashes = (ctx.state?.crashes ?? []).filter((c) => c.specHash === hash);
-      const exit = current.exitSignal ? `killed by ${current.exitSignal}` : current.exitStatus !== undefined ? `exit status ${current.exitStatus}` : 'failed';
-      const recent = crashes.slice(-(CRASH_LOOP.exits - 1));
-      if (recent.length === CRASH_LOOP.exits - 1 && Date.parse(recent.at(-1)!.at) - Date.parse(recent[0]!.at) <= CRASH_LOOP.windowMs) {
-        return {
-          ...base, change: 'held', version: release.tag, disruption: 'none', phase: 'Degraded',
-          reason: `crash loop: ${CRASH_LOOP.exits} exits within ${CRASH_LOOP.windowMs / 1000}s (last: ${exit}); not restarted until desired/${name}.yaml changes`,
-        };
-      }
-      const last = crashes.at(-1);
-      const streak = last ? crashes.filter((c) => Date.parse(last.at) - Date.parse(c.at) <= CRASH_LOOP.windowMs).length : 0;
-      const delayMs = last ? Math.min(CRASH_LOOP.maxBackoffMs, 1000 * 2 ** (streak - 1)) : 0;
-      const crash = { specHash: hash, ...(current.exitStatus !== undefined ? { exitStatus: current.exitStatus } : {}), ...(current.exitSignal ? { exitSignal: current.exitSignal } : {}) };
-      const steps = startSteps.map((s) => (s.type === 'start'
-        ? { ...s, crash, ...(last ? { notBefore: new Date(Date.parse(last.at) + delayMs).toISOString() } : {}), reason: `restart ${target} (${exit})${last ? `, backoff ${delayMs / 1000}s` : ''}` }
-        : s));
-      return plan('start', 'none', `${target} died (${exit})`, [...steps, ...removeOthers]);
-    }
-    const requested = ctx.state?.restartRequestedAt;
-    if (requested && restartDue(requested, current.startedAt)) {
-      return plan('restart', 'restart', `restart requested at ${requested}`, [
-        { type: 'restart', runtime, target, reason: `restart ${target}` },
-        { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
-        ...removeOthers,
-      ]);
-    }
-    if (others.length > 0) return plan('reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
-    if (unverified) {
-      return plan(unverified, 'none', `running the ${ctx.restore ? 'last healthy' : 'desired'} spec, not yet verified healthy`, [
-        { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
-      ]);
-    }
-    return { ...base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'up to date' };
+  const alsoElsewhere = () => chainPlan(s, 'reconfigure', 'delete', `also found in ${others.map((o) => o.runtime).join(', ')}`, removeOthers);
+  if (!running) {
+    if (current.state === 'running') return chainPlan(s, 'stop', 'stop', 'state: stopped', [{ type: 'stop', runtime, target, reason: `stop ${target}` }, ...removeOthers]);
+    if (others.length > 0) return alsoElsewhere();
+    return { ...s.base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'stopped, as desired' };
   }
+  const applied = ctx.state?.applied;
+  // Made from the desired spec but never seen healthy (first sight, or a crash before the health check):
+  // still part of that create/update, so its history line is recorded as such when it turns healthy.
+  // A rollback still `Progressing` was cut short (the run crashed) before it was recorded RolledBack.
+  // A restore (planInvalid) cut short the same way is checked again before it counts as restored.
+  const unverified: Change | undefined = ctx.rollback || ctx.restore ? (ctx.state?.phase === 'Progressing' ? 'rollback' : undefined)
+    : applied?.specHash === hash ? undefined : !applied ? 'create' : applied.version !== release.tag ? 'update' : 'reconfigure';
+  if (current.state !== 'running') {
+    if (current.state !== 'failed' || unverified) {
+      return chainPlan(s, unverified ?? 'start', 'none', `${target} is ${current.state}`, [...startSteps, ...removeOthers]);
+    }
+    return planCrashRestart(s, current);
+  }
+  const requested = ctx.state?.restartRequestedAt;
+  if (requested && restartDue(requested, current.startedAt)) {
+    return chainPlan(s, 'restart', 'restart', `restart requested at ${requested}`, [
+      { type: 'restart', runtime, target, reason: `restart ${target}` },
+      { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
+      ...removeOthers,
+    ]);
+  }
+  if (others.length > 0) return alsoElsewhere();
+  if (unverified) {
+    return chainPlan(s, unverified, 'none', `running the ${ctx.restore ? 'last healthy' : 'desired'} spec, not yet verified healthy`, [
+      { type: 'verify-health', runtime, target, reason: healthLabel(spec.health) },
+    ]);
+  }
+  return { ...s.base, change: 'unchanged', version: release.tag, disruption: 'none', reason: 'up to date' };
+}
 
-  // The running thing was made from another spec.
+/** It died: restart with backoff, unless it keeps dying (a crash loop waits for a file change). */
+function planCrashRestart(s: Scope, current: ObservedItem): InstancePlan {
+  const { ctx, hash, target, release, entry: { name } } = s;
+  const crashes = (ctx.state?.crashes ?? []).filter((c) => c.specHash === hash);
+  const exit = current.exitSignal ? `killed by ${current.exitSignal}` : current.exitStatus !== undefined ? `exit status ${current.exitStatus}` : 'failed';
+  const recent = crashes.slice(-(CRASH_LOOP.exits - 1));
+  if (recent.length === CRASH_LOOP.exits - 1 && Date.parse(recent.at(-1)!.at) - Date.parse(recent[0]!.at) <= CRASH_LOOP.windowMs) {
+    return {
+      ...s.base, change: 'held', version: release.tag, disruption: 'none', phase: 'Degraded',
+      reason: `crash loop: ${CRASH_LOOP.exits} exits within ${CRASH_LOOP.windowMs / 1000}s (last: ${exit}); not restarted until desired/${name}.yaml changes`,
+    };
+  }
+  const last = crashes.at(-1);
+  const streak = last ? crashes.filter((c) => Date.parse(last.at) - Date.parse(c.at) <= CRASH_LOOP.windowMs).length : 0;
+  const delayMs = last ? Math.min(CRASH_LOOP.maxBackoffMs, 1000 * 2 ** (streak - 1)) : 0;
+  const crash = { specHash: hash, ...(current.exitStatus !== undefined ? { exitStatus: current.exitStatus } : {}), ...(current.exitSignal ? { exitSignal: current.exitSignal } : {}) };
+  const steps = s.startSteps.map((st) => (st.type === 'start'
+    ? { ...st, crash, ...(last ? { notBefore: new Date(Date.parse(last.at) + delayMs).toISOString() } : {}), reason: `restart ${target} (${exit})${last ? `, backoff ${delayMs / 1000}s` : ''}` }
+    : st));
+  return chainPlan(s, 'start', 'none', `${target} died (${exit})`, [...steps, ...s.removeOthers]);
+}
+
+/** What runs was made from another spec: an update, a reconfigure, or a start/stop when only `state` changed. */
+function planChangedSpec(s: Scope, current: ObservedItem, envDigest: string): InstancePlan {
+  const { ctx, release, hash, target, running, write, startSteps, removeOthers, entry: { runtime, spec } } = s;
   const fields = changedFields(current, release.tag, release.commit, ctx.state, spec, envDigest);
   const versionChanged = current.version !== release.tag || (ctx.state?.applied !== undefined && ctx.state.applied.commit !== release.commit);
   const live = current.state === 'running';
@@ -246,39 +236,8 @@ function planChange(entry: Valid, ctx: InstanceContext): InstancePlan {
   if (disruption === 'reload') steps = [...write, ...(running ? [{ type: 'verify-health' as const, runtime, target, reason: healthLabel(spec.health) }] : [])];
   // Stop what runs under its own name (an adopted container keeps the name it was found with).
   else steps = [...(live ? [{ type: 'stop' as const, runtime, target: current.id, reason: `stop ${current.id}` }] : []), ...write, ...startSteps];
-  return plan(change, disruption, reason, [...steps, ...removeOthers], { fields, fromVersion: current.version });
+  return chainPlan(s, change, disruption, reason, [...steps, ...removeOthers], { fields, fromVersion: current.version });
 }
-
-function changedFields(current: ObservedItem, tag: string, commit: string, state: InstanceState | undefined, spec: Valid['spec'], envDigest: string): FieldChange[] {
-  const out: FieldChange[] = [];
-  if (current.version !== tag) out.push({ field: 'version', from: current.version, to: tag });
-  const applied = state?.applied;
-  if (!applied) {
-    out.push({ field: 'spec-hash', from: short(current.specHash ?? 'unknown'), to: 'new' });
-    return out;
-  }
-  if (applied.version === tag && applied.commit !== commit) out.push({ field: 'commit', from: short(applied.commit), to: short(commit) });
-  out.push(...specDiff(applied.spec, spec));
-  if (applied.envDigest !== envDigest) out.push({ field: '.env', sensitive: true });
-  return out;
-}
-
-/**
- * A restart request (`tend restart`, requests.json) is due while the running process started before it
- * (compared as times: `...00Z` and `...00.000Z` are the same instant). An unreadable request is ignored;
- * an unknown start time counts as before it.
- */
-export function restartDue(requestedAt: string, startedAt: string | undefined): boolean {
-  const requested = Date.parse(requestedAt);
-  if (Number.isNaN(requested)) return false;
-  const started = startedAt === undefined ? NaN : Date.parse(startedAt);
-  return Number.isNaN(started) || requested > started;
-}
-
-function healthLabel(h: Valid['spec']['health']): string {
-  return `health: ${describeHealth(h)} within ${h.timeout}`;
-}
-
 
 /**
  * The desired spec failed its health check and is held. With a last healthy spec on record, plan the
@@ -289,7 +248,7 @@ function healthLabel(h: Valid['spec']['health']): string {
  * (phase Failed) nothing. With `rollout.autoRollback: false`, nothing either: the failed spec keeps
  * running, phase Failed.
  */
-function planHeld(entry: Valid, held: Hold, tag: string, base: Omit<InstancePlan, 'change' | 'disruption' | 'reason'>, ctx: InstanceContext): InstancePlan {
+function planHeld(entry: Valid, held: Hold, tag: string, base: Base, ctx: InstanceContext): InstancePlan {
   const { name, runtime } = entry;
   const why = `held: ${held.version} failed health at ${held.at} (${held.reason}); edit the file or run tend retry ${name}`;
   const heldPlan: InstancePlan = { ...base, change: 'held', version: tag, disruption: 'none', reason: why };
