@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Log } from '../shared/log.js';
-import type { Runtime, RuntimeChoice } from '../model/types.js';
+import type { Runtime, RuntimeChoice, TendConfig } from '../model/types.js';
 import { RUNTIMES } from '../model/types.js';
 import { createFileExclusive, writeFileAtomic } from '../fs/atomic.js';
 import { readOwnFile } from '../fs/safe.js';
@@ -113,16 +113,37 @@ function failureOf(result: ReconcileResult, summary: StatusFile | undefined, nam
  * port taken, agent.git.pull), `failed` (build, start, health), `aborted` (signal).
  */
 export async function createInstance(project: Project, opts: CreateOptions): Promise<CreateResult> {
-  const { name, signal } = opts;
+  const { name } = opts;
   const { paths } = project;
-  const { root } = paths;
+  const config = project.desired.config;
+  const { file, secretNames } = checkRequest(project, opts);
+  const before = instanceDirBefore(project, name);
+  const tag = await resolveTag(config, paths.root, opts.version ?? 'latest');
+  const address = config.defaults.address ?? '127.0.0.1';
+  const port = await choosePort(project, opts.port, address);
+  const values = await collectSecrets(opts, secretNames, before.env);
+  await refuseLeftovers(project, name);
+  const extraSecrets = Object.keys(opts.secrets ?? {}).filter((k) => !secretNames.has(k)).sort();
+  const text = desiredText(project, before.envFile, {
+    version: opts.version ?? tag,
+    ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
+    port,
+    ...(opts.env && Object.keys(opts.env).length > 0 ? { env: { ...opts.env } } : {}),
+    ...(extraSecrets.length > 0 ? { secrets: extraSecrets } : {}),
+  });
+  return withInstanceLock(paths, name, () => writeAndReconcile(project, opts, { file, text, values, tag, port, before }),
+    { ...(opts.signal ? { signal: opts.signal } : {}), purpose: `tend create ${name}` });
+}
+
+/** The request alone: a valid name, no refusal, no file of that name yet, a known runtime, a port in range, env keys that are not secrets. */
+function checkRequest(project: Project, opts: CreateOptions): { file: string; secretNames: Set<string> } {
+  const { name } = opts;
   const config = project.desired.config;
   assertInstanceName(name);
   const refusal = desiredEditRefusal(config, opts.local, `create ${name}`);
   if (refusal) throw new OpsError(refusal, 'refused');
   const file = desiredFileOf(project, name);
-  const rel = displayPath(project, file);
-  for (const f of [file, join(paths.desired, `${name}.yml`)]) {
+  for (const f of [file, join(project.paths.desired, `${name}.yml`)]) {
     if (existsSync(f)) throw new OpsError(`${displayPath(project, f)} exists: instance ${name} is already declared`, 'refused');
   }
   if (opts.runtime !== undefined && !RUNTIME_CHOICES.includes(opts.runtime)) {
@@ -139,31 +160,46 @@ export async function createInstance(project: Project, opts: CreateOptions): Pro
   for (const key of Object.keys(opts.env ?? {})) {
     if (secretNames.has(key) || key in (opts.secrets ?? {})) throw new OpsError(`${key} is a secret: give it with --secret, never in env`, 'invalid');
   }
+  return { file, secretNames };
+}
+
+/** What the instance directory holds before the create (only a .env set in advance is allowed), so a failed create puts it back. */
+interface DirBefore {
+  dir: string;
+  envFile: string;
+  files?: string[];
+  env?: string;
+}
+
+function instanceDirBefore(project: Project, name: string): DirBefore {
   const dir = instanceDirOf(project, name);
   const envFile = join(dir, '.env');
-  const dirBefore = existsSync(dir) ? readdirSync(dir) : undefined;
-  if (dirBefore && dirBefore.some((f) => f !== '.env')) {
+  const files = existsSync(dir) ? readdirSync(dir) : undefined;
+  if (files && files.some((f) => f !== '.env')) {
     throw new OpsError(`${displayPath(project, dir)}/ exists (left by an instance of that name?): remove it, or tend delete ${name}, first`, 'refused');
   }
-  const envBefore = dirBefore ? readOptional(envFile) : undefined;
+  const env = files ? readOptional(envFile) : undefined;
+  return { dir, envFile, ...(files ? { files } : {}), ...(env !== undefined ? { env } : {}) };
+}
 
-  const wanted = opts.version ?? 'latest';
+async function resolveTag(config: TendConfig, root: string, wanted: string): Promise<string> {
   const resolution = (await resolveVersions(config.source.repo, root, [wanted], config.source.prereleases))[wanted]!;
   if (resolution.status === 'not-found') throw new OpsError(resolution.reason, 'not-found');
   if (resolution.status === 'unresolved') throw new OpsError(`cannot read the tags of ${config.source.repo}: ${resolution.reason}`, 'failed');
-  const tag = resolution.tag;
+  return resolution.tag;
+}
 
-  const address = config.defaults.address ?? '127.0.0.1';
-  const declared = declaredPorts(reloadDesired(project), root);
-  let port: number;
-  if (opts.port !== undefined) {
-    const problem = await portProblem(opts.port, address, declared);
-    if (problem) throw new OpsError(problem, 'refused');
-    port = opts.port;
-  } else {
-    port = await firstFreePort(declared, address);
-  }
+/** The port asked for (free and not declared by another file), or the first free one. */
+async function choosePort(project: Project, asked: number | undefined, address: string): Promise<number> {
+  const declared = declaredPorts(reloadDesired(project), project.paths.root);
+  if (asked === undefined) return firstFreePort(declared, address);
+  const problem = await portProblem(asked, address, declared);
+  if (problem) throw new OpsError(problem, 'refused');
+  return asked;
+}
 
+/** The secret values to write: given ones, and the required ones the .env lacks (asked for, or an error). */
+async function collectSecrets(opts: CreateOptions, secretNames: Set<string>, envBefore: string | undefined): Promise<Record<string, string>> {
   const values: Record<string, string> = { ...opts.secrets };
   const have = new Set(envBefore === undefined ? [] : [...envBefore.matchAll(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=/gm)].map((m) => m[1]!));
   const missing = [...secretNames].filter((k) => !(k in values) && !have.has(k)).sort();
@@ -178,83 +214,96 @@ export async function createInstance(project: Project, opts: CreateOptions): Pro
       throw new OpsError(errorMessage(err), 'invalid', [], err);
     }
   }
-  const extraSecrets = Object.keys(opts.secrets ?? {}).filter((k) => !secretNames.has(k)).sort();
+  return values;
+}
 
-  const leftovers = Object.values((await observeRuntimes({ config, paths })).runtimes)
+/** Something of that name tend still owns without a desired file: a delete must come first. */
+async function refuseLeftovers(project: Project, name: string): Promise<void> {
+  const leftovers = Object.values((await observeRuntimes({ config: project.desired.config, paths: project.paths })).runtimes)
     .flatMap((r) => r?.items ?? []).filter((i) => i.owned && i.instance === name);
   if (leftovers.length > 0) {
     const what = leftovers.map((i) => `${RUNTIME_NOUN[i.runtime]} ${i.id}`).join(', ');
     throw new OpsError(`tend still owns ${what} of an instance ${name} without a desired file: tend delete ${name} first`, 'refused');
   }
+}
 
-  const body = {
-    version: opts.version ?? tag,
-    ...(opts.runtime !== undefined ? { runtime: opts.runtime } : {}),
-    port,
-    ...(opts.env && Object.keys(opts.env).length > 0 ? { env: { ...opts.env } } : {}),
-    ...(extraSecrets.length > 0 ? { secrets: extraSecrets } : {}),
-  };
+/** desired/<name>.yaml's text: the schema line, where the secrets are, the body (checked against the schema). */
+function desiredText(project: Project, envFile: string, body: Record<string, unknown>): string {
   const validate = validators().instance;
   if (!validate(body)) throw new OpsError(`the desired file would not validate: ${validate.errors?.[0]?.instancePath} ${validate.errors?.[0]?.message}`, 'invalid');
-  const text = [
-    desiredSchemaLine(paths.desired, root),
+  return [
+    desiredSchemaLine(project.paths.desired, project.paths.root),
     `# Created by tend create on ${new Date().toISOString().slice(0, 10)}. Secret values live in ${displayPath(project, envFile)} (0600), never here.`,
     stringify(body),
   ].join('\n');
+}
 
-  return withInstanceLock(paths, name, async () => {
-    mkdirSync(paths.desired, { recursive: true });
-    if (!createFileExclusive(file, text)) throw new OpsError(`${rel} exists: instance ${name} is already declared`, 'refused');
-    let runtime: Runtime | undefined;
-    try {
-      if (Object.keys(values).length > 0) editEnvFile(envFile, values);
-      const entry = reloadDesired(project).entries.find((e) => e.name === name);
-      if (entry?.status !== 'valid') {
-        const diagnostics = entry?.status === 'invalid' ? entry.diagnostics : [];
-        throw new OpsError(`${rel} does not validate:\n${diagnostics.map(formatDiagnostic).join('\n')}`, 'invalid', diagnostics);
-      }
-      runtime = entry.runtime;
-      const result: CreateResult = {
-        name, file: rel, version: tag, port, address: entry.spec.address, url: urlOf(entry.spec.address, port), runtime,
-        secrets: Object.keys(values).sort(), inGit: inGitRepo(paths.desired),
-      };
-      if (opts.apply === false) return result;
-      const reconciled = await reconcile(reloadDesired(project), paths, {
-        only: new Set([name]), historyReason: { [name]: 'create' },
-        ...(signal ? { signal } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.updatedBy ? { updatedBy: opts.updatedBy } : {}),
-      });
-      const summary = readStatus(statusPath(paths.instances, name)).status;
-      if (reconciled.exitCode !== 0 || summary?.phase !== 'Ready') {
-        throw new OpsError(`${name} did not start: ${failureOf(reconciled, summary, name)}`, 'failed');
-      }
-      return { ...result, reconcile: reconciled };
-    } catch (err) {
-      const left = await undo();
-      const tail = left.length > 0 ? `; NOT cleaned up: ${left.join('; ')}` : '; nothing was left behind';
-      if (signal?.aborted) throw new OpsError(`interrupted: ${name} was not created${tail}`, 'aborted');
-      if (err instanceof OpsError) throw new OpsError(`${err.message}${tail}`, err.code, err.diagnostics, err);
-      throw new OpsError(`${name} was not created: ${errorMessage(err)}${tail}`, 'failed');
-    }
+interface Prepared {
+  file: string;
+  text: string;
+  values: Record<string, string>;
+  tag: string;
+  port: number;
+  before: DirBefore;
+}
 
-    /** Removes what this create made; returns what could not be removed. */
-    async function undo(): Promise<string[]> {
-      const left: string[] = [];
-      rmSync(file, { force: true });
-      try {
-        await removeFromRuntimes(project, name, {
-          ...(runtime ? { runtimes: [runtime] } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.updatedBy ? { updatedBy: opts.updatedBy } : {}),
-        });
-      } catch (err) {
-        left.push(errorMessage(err));
-      }
-      if (dirBefore === undefined) {
-        rmSync(dir, { recursive: true, force: true });
-      } else {
-        for (const f of readdirSync(dir)) if (f !== '.env') rmSync(join(dir, f), { recursive: true, force: true });
-        if (envBefore === undefined) rmSync(envFile, { force: true });
-        else if (readOptional(envFile) !== envBefore) writeFileAtomic(envFile, envBefore, 0o600);
-      }
-      return left;
+/** Under the instance lock: writes the files and reconciles the instance until Ready; on any failure, undoes it all. */
+async function writeAndReconcile(project: Project, opts: CreateOptions, p: Prepared): Promise<CreateResult> {
+  const { name, signal } = opts;
+  const { paths } = project;
+  const rel = displayPath(project, p.file);
+  mkdirSync(paths.desired, { recursive: true });
+  if (!createFileExclusive(p.file, p.text)) throw new OpsError(`${rel} exists: instance ${name} is already declared`, 'refused');
+  let runtime: Runtime | undefined;
+  try {
+    if (Object.keys(p.values).length > 0) editEnvFile(p.before.envFile, p.values);
+    const entry = reloadDesired(project).entries.find((e) => e.name === name);
+    if (entry?.status !== 'valid') {
+      const diagnostics = entry?.status === 'invalid' ? entry.diagnostics : [];
+      throw new OpsError(`${rel} does not validate:\n${diagnostics.map(formatDiagnostic).join('\n')}`, 'invalid', diagnostics);
     }
-  }, { ...(signal ? { signal } : {}), purpose: `tend create ${name}` });
+    runtime = entry.runtime;
+    const result: CreateResult = {
+      name, file: rel, version: p.tag, port: p.port, address: entry.spec.address, url: urlOf(entry.spec.address, p.port), runtime,
+      secrets: Object.keys(p.values).sort(), inGit: inGitRepo(paths.desired),
+    };
+    if (opts.apply === false) return result;
+    const reconciled = await reconcile(reloadDesired(project), paths, {
+      only: new Set([name]), historyReason: { [name]: 'create' },
+      ...(signal ? { signal } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.updatedBy ? { updatedBy: opts.updatedBy } : {}),
+    });
+    const summary = readStatus(statusPath(paths.instances, name)).status;
+    if (reconciled.exitCode !== 0 || summary?.phase !== 'Ready') {
+      throw new OpsError(`${name} did not start: ${failureOf(reconciled, summary, name)}`, 'failed');
+    }
+    return { ...result, reconcile: reconciled };
+  } catch (err) {
+    const left = await undoCreate(project, opts, p, runtime);
+    const tail = left.length > 0 ? `; NOT cleaned up: ${left.join('; ')}` : '; nothing was left behind';
+    if (signal?.aborted) throw new OpsError(`interrupted: ${name} was not created${tail}`, 'aborted');
+    if (err instanceof OpsError) throw new OpsError(`${err.message}${tail}`, err.code, err.diagnostics, err);
+    throw new OpsError(`${name} was not created: ${errorMessage(err)}${tail}`, 'failed');
+  }
+}
+
+/** Removes what a create made (desired file, what runs, the instance directory or what it added to it); returns what could not be removed. */
+async function undoCreate(project: Project, opts: CreateOptions, p: Prepared, runtime: Runtime | undefined): Promise<string[]> {
+  const left: string[] = [];
+  const { dir, envFile, files, env } = p.before;
+  rmSync(p.file, { force: true });
+  try {
+    await removeFromRuntimes(project, opts.name, {
+      ...(runtime ? { runtimes: [runtime] } : {}), ...(opts.log ? { log: opts.log } : {}), ...(opts.updatedBy ? { updatedBy: opts.updatedBy } : {}),
+    });
+  } catch (err) {
+    left.push(errorMessage(err));
+  }
+  if (files === undefined) {
+    rmSync(dir, { recursive: true, force: true });
+  } else {
+    for (const f of readdirSync(dir)) if (f !== '.env') rmSync(join(dir, f), { recursive: true, force: true });
+    if (env === undefined) rmSync(envFile, { force: true });
+    else if (readOptional(envFile) !== env) writeFileAtomic(envFile, env, 0o600);
+  }
+  return left;
 }
