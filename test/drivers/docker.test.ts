@@ -76,7 +76,7 @@ describe.skipIf(gate.skip)('docker driver on the real Docker Engine', () => {
     const fixture = await makeFixtureRepo(join(dir, 'repo'), { image: imageName });
     paths = { root: dir, desired: join(dir, 'desired'), releases: join(dir, 'releases'), instances: join(dir, 'instances') };
     // A discovery label of this file's own, so other test files' containers are never taken for ours.
-    cfg = makeConfig({ app, source: { repo: fixture.repo, image: imageName, artifacts: ['bin/oubliette'] }, docker: { discovery: { label: `${app}.instance` } } });
+    cfg = makeConfig({ app, source: { repo: fixture.repo, image: imageName, artifacts: ['bin/oubliette'] }, docker: { discovery: { enabled: true, label: `${app}.instance` } } });
     cfg.source.run = { artifact: 'bin/oubliette', args: ['--port', '${port}', '--config', '${configPath}'] };
     for (const version of VERSIONS) {
       const r = await buildRelease({ paths, config: cfg, version, commit: fixture.tags[version] });
