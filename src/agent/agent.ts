@@ -1,4 +1,5 @@
 // `tend agent`: watch desired files, resync on a schedule, reconcile one instance at a time per instance, serve status.
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -12,7 +13,7 @@ import { CONFIG_FILE, loadConfig, type RootPaths } from '../spec/config.js';
 import { loadDesired } from '../spec/desired.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
 import { rowsOf, type InstanceStatus } from '../status/index.js';
-import { formatDiagnostic } from '../views/diagnostics.js';
+import { formatDiagnostic, formatProblem } from '../views/diagnostics.js';
 import { reconcile, type ReconcileExit, type ReconcileResult } from '../executor/reconcile.js';
 import { acquireAgentLock } from './agent-lock.js';
 import { execLog } from './logger.js';
@@ -78,9 +79,13 @@ export class Agent implements AgentView {
   load(): DesiredState | undefined {
     const loaded = loadConfig({ cwd: this.opts.cwd, dir: this.opts.dir, env: this.opts.env });
     if (!loaded.config) {
-      const why = loaded.diagnostics.map(formatDiagnostic).join('; ');
-      if (this.problems.get('config') !== why) this.log.error({ diagnostics: loaded.diagnostics }, `${CONFIG_FILE} is not valid; nothing is changed until it is: ${why}`);
-      this.problems.set('config', `${CONFIG_FILE} is not valid: ${why}`);
+      const why = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatProblem).join('; ');
+      // No tend.yaml at all says so (with how to get one), not that an absent file is invalid.
+      const missing = !existsSync(join(loaded.root, CONFIG_FILE));
+      if (this.problems.get('config') !== why) {
+        this.log.error({ diagnostics: loaded.diagnostics }, missing ? why : `${CONFIG_FILE} is not valid; nothing is changed until it is: ${why}`);
+      }
+      this.problems.set('config', missing ? why : `${CONFIG_FILE} is not valid: ${why}`);
       return undefined;
     }
     this.problems.delete('config');

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Entry point of the `tend` binary.
 import { buildProgram } from './program.js';
+import { keepWorkingWhenOutputCloses } from './stdio.js';
+
+keepWorkingWhenOutputCloses();
 
 buildProgram(process.argv.slice(2))
   .then((program) => program.parseAsync(process.argv))

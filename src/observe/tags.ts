@@ -137,9 +137,41 @@ export async function resolveVersions(
     const tag = v === 'latest' ? latestTag([...tags.keys()], prereleases) : v;
     const commit = tag === undefined ? undefined : tags.get(tag);
     if (tag !== undefined && commit !== undefined) out[v] = { status: 'resolved', tag, commit };
-    else out[v] = { status: 'not-found', reason: v === 'latest' ? 'No semver git tag found for latest' : `Git tag ${v} not found` };
+    else out[v] = { status: 'not-found', reason: v === 'latest' ? 'No semver git tag found for latest' : notFound(v, [...tags.keys()]) };
   }
   return out;
+}
+
+/** `Git tag 1.1.0 not found; did you mean v1.1.0?`: the closest tags, when some are close. */
+export function notFound(version: string, tags: readonly string[]): string {
+  const near = closestTags(version, tags);
+  return `Git tag ${version} not found${near.length > 0 ? `; did you mean ${near.length === 1 ? near[0] : `one of ${near.join(', ')}`}?` : ''}`;
+}
+
+/**
+ * Up to three tags close to `wanted`: the same but for a leading `v` or letter case first, then those
+ * within an edit distance of 2 (a third of its length for longer names, at most 3), nearest first.
+ */
+export function closestTags(wanted: string, tags: readonly string[]): string[] {
+  const norm = (t: string) => t.toLowerCase().replace(/^v(?=\d)/, '');
+  const limit = Math.min(3, Math.max(2, Math.floor(wanted.length / 3)));
+  return tags
+    .map((tag) => ({ tag, d: norm(tag) === norm(wanted) ? 0 : editDistance(tag.toLowerCase(), wanted.toLowerCase()) }))
+    .filter((x) => x.tag !== wanted && x.d <= limit)
+    .sort((a, b) => a.d - b.d || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))
+    .slice(0, 3)
+    .map((x) => x.tag);
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 function firstLine(text: string): string {
