@@ -215,6 +215,7 @@ export class Agent implements AgentView {
     let result: ReconcileResultKind = 'ok';
     let why: string | undefined;
     let retry = false;
+    let done: { change: string; reason?: string; actions: string[] } | undefined;
     const desired = this.load();
     try {
       if (!desired) throw new Error(this.problems.get('config') ?? `${CONFIG_FILE} is not valid`);
@@ -224,6 +225,11 @@ export class Agent implements AgentView {
       });
       const out = r.outcomes.find((o) => o.name === name);
       const last = r.final.find((ip) => ip.name === name);
+      const o = r.outcomes.find((x) => x.name === name && x.done.length > 0);
+      if (o) {
+        const reason = o.plan?.reason ?? r.plans.at(-1)!.instances.find((ip) => ip.name === name)?.reason;
+        done = { change: o.plan?.change ?? o.change, ...(reason ? { reason } : {}), actions: o.done };
+      }
       if (out?.result === 'ok' && out.change === 'rollback') this.hooks.rollback?.(name);
       if (out?.result === 'unhealthy' && r.exitCode === 3) {
         // Held without a rollback (rollout.autoRollback off): converged as far as tend goes.
@@ -235,7 +241,9 @@ export class Agent implements AgentView {
         retry = out.result === 'failed' && last?.change !== 'rollback';
       } else if (last?.change === 'invalid' || last?.change === 'blocked') {
         result = 'failed';
-        why = last.reason ?? r.plans[0]!.diagnostics.filter((d) => d.instance === name).map(formatDiagnostic).join('; ');
+        // The diagnostics themselves (`desired/web.yaml:3:1: error: unknown key prot`), not only `desired/web.yaml has errors`.
+        const diags = r.plans[0]!.diagnostics.filter((d) => d.instance === name && d.severity === 'error').map(formatDiagnostic).join('; ');
+        why = [last.reason, diags].filter((x) => x).join(': ') || undefined;
       } else if (r.exitCode === 3) {
         result = 'held';
         why = last?.reason;
@@ -260,7 +268,11 @@ export class Agent implements AgentView {
     const ms = performance.now() - t0;
     this.records.set(name, { at: new Date().toISOString(), durationMs: Math.round(ms), result, ...(why ? { message: why } : {}) });
     this.hooks.reconcileFinished?.(name, ms, result);
-    log.info({ result, ms: Math.round(ms) }, `${name}: reconcile ${result}${why ? `: ${why}` : ''}`);
+    // What was done and why (`update: version v1.0.0 -> v1.1.0`, `restart: process exited (status 1)`), at
+    // warn when it did not converge.
+    const level = result === 'ok' || result === 'cancelled' ? 'info' : 'warn';
+    const acted = done ? `: ${done.change}${done.reason ? ` (${done.reason})` : ''}: ${done.actions.join(', ')}` : '';
+    log[level]({ result, ms: Math.round(ms), ...(done ? { change: done.change, actions: done.actions } : {}) }, `${name}: reconcile ${result}${acted}${why ? `: ${why}` : ''}`);
     if (retry && !this.stopping) {
       const n = (this.failures.get(name) ?? 0) + 1;
       this.failures.set(name, n);

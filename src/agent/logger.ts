@@ -179,8 +179,12 @@ export function instanceLogger(logger: Logger, name: string): Logger {
 
 /** The executor's Log callback, writing through pino (fields become the line's fields; debug lines when the logger's level lets them through). */
 export function execLog(logger: Logger): Log {
+  // A child logger's bindings (`instance`) are on every line already: a field of the same name would
+  // be written a second time (`{"instance":"web",...,"instance":"web"}`).
+  const bound = new Set(Object.keys(logger.bindings()));
   const log: Log = (level, message, fields) => {
-    logger[level](fields ?? {}, message);
+    const own = fields ? Object.fromEntries(Object.entries(fields).filter(([k]) => !bound.has(k))) : {};
+    logger[level](own, message);
   };
   log.debug = logger.isLevelEnabled('debug');
   return log;
