@@ -149,18 +149,20 @@ export function notFound(version: string, tags: readonly string[]): string {
 }
 
 /**
- * Up to three tags close to `wanted`: the same but for a leading `v` or letter case first, then those
- * within an edit distance of 2 (a third of its length for longer names, at most 3), nearest first.
+ * Up to three tags close to `wanted`: those that are the same but for a leading `v` or letter case
+ * when there are any, else those within an edit distance of 2 (a third of its length for longer
+ * names, at most 3), nearest first.
  */
 export function closestTags(wanted: string, tags: readonly string[]): string[] {
   const norm = (t: string) => t.toLowerCase().replace(/^v(?=\d)/, '');
   const limit = Math.min(3, Math.max(2, Math.floor(wanted.length / 3)));
-  return tags
+  const near = tags
     .map((tag) => ({ tag, d: norm(tag) === norm(wanted) ? 0 : editDistance(tag.toLowerCase(), wanted.toLowerCase()) }))
     .filter((x) => x.tag !== wanted && x.d <= limit)
-    .sort((a, b) => a.d - b.d || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0))
-    .slice(0, 3)
-    .map((x) => x.tag);
+    .sort((a, b) => a.d - b.d || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  // `1.1.0` for `v1.1.0` is that tag, not also its neighbours `v1.0.0` and `v1.2.0`.
+  const same = near.filter((x) => x.d === 0);
+  return (same.length > 0 ? same : near).slice(0, 3).map((x) => x.tag);
 }
 
 /** Levenshtein distance (insertions, deletions, substitutions). */
