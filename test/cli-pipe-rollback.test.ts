@@ -115,8 +115,8 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
       const r = await runClosingOutput(['-C', root, 'update', 'web', '--version', 'v2.0.0'], 120_000);
       // The first line is the first log line of the work (stderr), e.g. `info: building v2.0.0`.
       expect(r.first).toMatch(/^(info|warn): /);
-      expect({ code: r.code, signal: r.signal }).toEqual({ code: 3, signal: null });
       expect(status()).toMatchObject({ phase: 'RolledBack', observedVersion: 'v1.1.0', held: { version: 'v2.0.0' } });
+      expect({ code: r.code, signal: r.signal }).toEqual({ code: 3, signal: null });
       expect(await version()).toBe('v1.1.0');
       const history = readHistory(historyPath(join(root, 'instances'), 'web'));
       expect(history.at(-1)).toMatchObject({ version: 'v1.1.0', reason: 'auto-rollback', outcome: 'healthy' });
