@@ -19,7 +19,7 @@ beforeAll(async () => {
 describe('outside a deployment root', () => {
   it('every command says `error:` once and how to get a root: tend init, or -C DIR', async () => {
     const dir = scratch('no-root');
-    for (const args of [['status'], ['update', 'web', '--version', 'v1.1.0'], ['start', 'web'], ['rollback', 'web'], ['reconcile']]) {
+    for (const args of [['update', 'web', '--version', 'v1.1.0'], ['status'], ['start', 'web'], ['rollback', 'web'], ['reconcile']]) {
       const r = await tend(args, { cwd: dir });
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toBe(`error: tend.yaml not found in ${dir} or any parent folder: run tend in the deployment root or name it with -C DIR, or make one here with tend init\n`);

@@ -227,7 +227,10 @@ export class Agent implements AgentView {
       const last = r.final.find((ip) => ip.name === name);
       const o = r.outcomes.find((x) => x.name === name && x.done.length > 0);
       if (o) {
-        const reason = o.plan?.reason ?? r.plans.at(-1)!.instances.find((ip) => ip.name === name)?.reason;
+        const ip = o.plan ?? r.plans.at(-1)!.instances.find((x) => x.name === name);
+        // The fields that changed name what caused a restart (names only: a value may be a secret).
+        const fields = ip?.fields.map((f) => f.field) ?? [];
+        const reason = [ip?.reason, fields.length > 0 ? `changed: ${fields.join(', ')}` : undefined].filter((x) => x).join('; ');
         done = { change: o.plan?.change ?? o.change, ...(reason ? { reason } : {}), actions: o.done };
       }
       if (out?.result === 'ok' && out.change === 'rollback') this.hooks.rollback?.(name);
