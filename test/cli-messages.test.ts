@@ -65,16 +65,19 @@ describe('an unknown tag', () => {
     const r = await tend(['-C', root, 'update', 'web', '--version', '1.1.0']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe('error: Git tag 1.1.0 not found; did you mean v1.1.0?\n');
-    const far = await tend(['-C', root, 'update', 'web', '--version', 'v1.5.0']);
-    expect(far.stderr).toBe('error: Git tag v1.5.0 not found; did you mean one of v1.0.0, v1.1.0, v2.0.0?\n');
+    const far = await tend(['-C', root, 'update', 'web', '--version', 'v1.0']);
+    expect(far.stderr).toBe('error: Git tag v1.0 not found; did you mean one of v1.0.0, v1.1.0?\n');
     expect(readFileSync(file, 'utf8')).toBe('version: v1.0.0\nruntime: tmux\nport: 18080\n');
   }, 60_000);
 
-  it('closestTags: the same tag but for its v or case alone, else those within a small edit distance, nearest first', () => {
+  it('closestTags: the same tag but for its v or case alone, else those within a small edit distance and not just other digits, nearest first', () => {
     const tags = ['v1.0.0', 'v1.1.0', 'v2.0.0', 'v10.4.2', 'release-2024'];
     expect(closestTags('1.1.0', tags)).toEqual(['v1.1.0']);
     expect(closestTags('V2.0.0', tags)).toEqual(['v2.0.0']);
-    expect(closestTags('v1.2.0', tags)).toEqual(['v1.0.0', 'v1.1.0', 'v2.0.0']);
+    // Another version is no typo: v1.2.0 is not v1.1.0 misspelt.
+    expect(closestTags('v1.2.0', tags)).toEqual([]);
+    expect(closestTags('v1.1', tags)).toEqual(['v1.1.0']);
+    expect(closestTags('v1.0', tags)).toEqual(['v1.0.0', 'v1.1.0']);
     expect(closestTags('v9.9.9', tags)).toEqual([]);
     expect(closestTags('relase-2024', tags)).toEqual(['release-2024']);
     expect(notFound('v9.9.9', tags)).toBe('Git tag v9.9.9 not found');
