@@ -102,14 +102,26 @@ describe('buildRelease', () => {
     expect(err.logTail).toHaveLength(40);
     expect(err.logTail[0]).toBe('build line 62');
     expect(err.logTail.at(-1)).toBe('error: compile failed');
-    expect(readdirSync(app.releases)).toEqual([]);
+    // Nothing but the failed build's log (hidden: no release), kept for people to read.
+    expect(readdirSync(app.releases)).toEqual(['.build-v1.0.0.log']);
+    expect(err.logFile).toBe(join(app.releases, '.build-v1.0.0.log'));
+    expect(readFileSync(err.logFile!, 'utf8')).toContain('error: compile failed');
     expect(leftoverClones(app.releases, 'v1.0.0')).toEqual([]);
     expect(hashTree(app.repo)).toBe(before);
 
     writeFileSync(join(app.control, 'mode'), 'noartifact');
     const missing = await expectBuildError(buildRelease({ paths: app.paths, config: app.config, version: 'v1.0.0', commit: app.commits['v1.0.0']! }));
-    expect(missing).toMatchObject({ failure: 'artifact', exitCode: undefined, message: 'build of v1.0.0 failed: the build did not produce artifact bin/app' });
-    expect(readdirSync(app.releases)).toEqual([]);
+    // What the build produced instead (the checkout's top level; bin/ does not exist), and where its log is.
+    expect(missing).toMatchObject({
+      failure: 'artifact', exitCode: undefined,
+      message: `build of v1.0.0 failed: the build did not produce artifact bin/app (the build's top level holds VERSION, build.sh); build log: ${join(app.releases, '.build-v1.0.0.log')}`,
+    });
+    expect(readFileSync(missing.logFile!, 'utf8')).toContain('building v1.0.0 in mode noartifact');
+    expect(readdirSync(app.releases)).toEqual(['.build-v1.0.0.log']);
+    // A build that works removes the failed one's log.
+    writeFileSync(join(app.control, 'mode'), 'ok');
+    await buildRelease({ paths: app.paths, config: app.config, version: 'v1.0.0', commit: app.commits['v1.0.0']! });
+    expect(readdirSync(app.releases)).toEqual(['v1.0.0']);
   });
 
   it('a build past its timeout, or aborted, is killed with what it started and leaves nothing', async () => {
@@ -128,7 +140,9 @@ describe('buildRelease', () => {
     ac.abort();
     const aborted = await expectBuildError(p);
     expect(aborted.failure).toBe('aborted');
-    expect(readdirSync(app.releases)).toEqual([]);
+    // The timed-out build's log is kept; the interrupted one leaves nothing.
+    expect(aborted.logFile).toBeUndefined();
+    expect(readdirSync(app.releases)).toEqual(['.build-v1.0.0.log']);
     // The build's own children (sleep 30) were killed with it (zombies waiting for the reaper do not count).
     const builds = countLines(join(app.control, 'count')).map((line) => Number(line.split(' ')[2]));
     expect(builds.every((pid) => pid > 1)).toBe(true);

@@ -37,7 +37,7 @@ describe('tend releases build', () => {
     });
   });
 
-  it('a failed build exits 1 with the exit code and the last 40 lines of its log, and leaves nothing', async () => {
+  it('a failed build exits 1 with the exit code, the last 40 lines of its log and where the whole log is, and leaves no release', async () => {
     const app = await makeApp(scratch('cli-fail'));
     writeTendYaml(app.root, app.repo);
     writeFileSync(join(app.control, 'mode'), 'fail');
@@ -49,7 +49,8 @@ describe('tend releases build', () => {
     expect(lines[0]).toBe('error: build of v1.0.0 failed: build failed with exit code 3');
     expect(lines[1]).toBe('last 40 lines of build.log:');
     expect(lines.slice(2, 42)).toEqual([...Array.from({ length: 39 }, (_, i) => `  build line ${62 + i}`), '  error: compile failed']);
-    expect(readdirSync(join(app.root, 'releases'))).toEqual([]);
+    expect(lines[42]).toBe(`the whole build log: ${join(app.root, 'releases', '.build-v1.0.0.log')}`);
+    expect(readdirSync(join(app.root, 'releases'))).toEqual(['.build-v1.0.0.log']);
     expect(hashTree(app.repo)).toBe(before);
   });
 });

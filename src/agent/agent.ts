@@ -1,4 +1,5 @@
 // `tend agent`: watch desired files, resync on a schedule, reconcile one instance at a time per instance, serve status.
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -11,7 +12,7 @@ import { CONFIG_FILE, loadConfig, type RootPaths } from '../spec/config.js';
 import { loadDesired } from '../state/desired.js';
 import { historyPath, readHistoryFile } from '../state/history.js';
 import { rowsOf, type InstanceStatus } from '../status/index.js';
-import { formatDiagnostic } from '../shared/diagnostic-text.js';
+import { formatDiagnostic, formatProblem } from '../shared/diagnostic-text.js';
 import { preview, reconcile, type ReconcileExit, type ReconcileResult } from '../executor/reconcile.js';
 import { acquireAgentLock } from './agent-lock.js';
 import { execLog } from './logger.js';
@@ -74,9 +75,13 @@ export class Agent implements AgentView {
   load(): DesiredState | undefined {
     const loaded = loadConfig({ cwd: this.opts.cwd, dir: this.opts.dir, env: this.opts.env });
     if (!loaded.config) {
-      const why = loaded.diagnostics.map(formatDiagnostic).join('; ');
-      if (this.problems.get('config') !== why) this.log.error({ diagnostics: loaded.diagnostics }, `${CONFIG_FILE} is not valid; nothing is changed until it is: ${why}`);
-      this.problems.set('config', `${CONFIG_FILE} is not valid: ${why}`);
+      const why = loaded.diagnostics.filter((d) => d.severity === 'error').map(formatProblem).join('; ');
+      // No tend.yaml at all says so (with how to get one), not that an absent file is invalid.
+      const missing = !existsSync(join(loaded.root, CONFIG_FILE));
+      if (this.problems.get('config') !== why) {
+        this.log.error({ diagnostics: loaded.diagnostics }, missing ? why : `${CONFIG_FILE} is not valid; nothing is changed until it is: ${why}`);
+      }
+      this.problems.set('config', missing ? why : `${CONFIG_FILE} is not valid: ${why}`);
       return undefined;
     }
     this.problems.delete('config');
@@ -204,6 +209,7 @@ export class Agent implements AgentView {
     let retry = false;
     /** The desired file does not validate: logged at warn, naming the file and its diagnostics. */
     let invalid: string | undefined;
+    let done: { change: string; reason?: string; actions: string[] } | undefined;
     const desired = this.load();
     try {
       // Terminal: an edit of tend.yaml resyncs everything (the watcher), so waiting on a timer adds nothing.
@@ -214,6 +220,14 @@ export class Agent implements AgentView {
       });
       const out = r.outcomes.find((o) => o.name === name);
       const last = r.final.find((ip) => ip.name === name);
+      const o = r.outcomes.find((x) => x.name === name && x.done.length > 0);
+      if (o) {
+        const ip = o.plan ?? r.plans.at(-1)!.instances.find((x) => x.name === name);
+        // The fields that changed name what caused a restart (names only: a value may be a secret).
+        const fields = ip?.fields.map((f) => f.field) ?? [];
+        const reason = [ip?.reason, fields.length > 0 ? `changed: ${fields.join(', ')}` : undefined].filter((x) => x).join('; ');
+        done = { change: o.plan?.change ?? o.change, ...(reason ? { reason } : {}), actions: o.done };
+      }
       if (out?.result === 'ok' && out.change === 'rollback') this.hooks.rollback?.(name);
       if (out?.result === 'unhealthy' && r.exitCode === 3) {
         // Held without a rollback (rollout.autoRollback off): converged as far as tend goes.
@@ -225,7 +239,9 @@ export class Agent implements AgentView {
         retry = out.result === 'failed' && last?.change !== 'rollback';
       } else if (last?.change === 'invalid' || last?.change === 'blocked') {
         result = 'failed';
-        why = last.reason ?? r.plans[0]!.diagnostics.filter((d) => d.instance === name).map(formatDiagnostic).join('; ');
+        // The diagnostics themselves (`desired/web.yaml:3:1: error: unknown key prot`), not only `desired/web.yaml has errors`.
+        const diags = r.plans[0]!.diagnostics.filter((d) => d.instance === name && d.severity === 'error').map(formatDiagnostic).join('; ');
+        why = [last.reason, diags].filter((x) => x).join(': ') || undefined;
       } else if (r.exitCode === 3) {
         result = 'held';
         why = last?.reason;
@@ -253,8 +269,12 @@ export class Agent implements AgentView {
     const ms = performance.now() - t0;
     this.records.set(name, { at: new Date().toISOString(), durationMs: Math.round(ms), result, ...(why ? { message: why } : {}) });
     this.hooks.reconcileFinished?.(name, ms, result);
-    if (invalid) log.warn({ result, ms: Math.round(ms) }, `${name}: reconcile ${result}: ${invalid}`);
-    else log.info({ result, ms: Math.round(ms) }, `${name}: reconcile ${result}${why ? `: ${why}` : ''}`);
+    // What was done and why (`update: version v1.0.0 -> v1.1.0`, `restart: process exited (status 1)`), at
+    // warn when it did not converge; an invalid desired file is named with its diagnostics.
+    const level = invalid || !(result === 'ok' || result === 'cancelled') ? 'warn' : 'info';
+    const acted = done ? `: ${done.change}${done.reason ? ` (${done.reason})` : ''}: ${done.actions.join(', ')}` : '';
+    const tail = invalid ? `: ${invalid}` : why ? `: ${why}` : '';
+    log[level]({ result, ms: Math.round(ms), ...(done ? { change: done.change, actions: done.actions } : {}) }, `${name}: reconcile ${result}${acted}${tail}`);
     if (retry && !this.stopping) {
       const n = (this.failures.get(name) ?? 0) + 1;
       this.failures.set(name, n);

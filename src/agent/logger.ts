@@ -113,11 +113,30 @@ function isTTYDestination(dest: AgentLoggerOptions['destination']): boolean {
   return (dest as { isTTY?: boolean }).isTTY === true;
 }
 
+/**
+ * Where the lines go. A destination that fails (its reader gone: EPIPE from `tend agent | head`; a
+ * full disk) never stops the agent: the error is caught, rather than an uncaught 'error' event killing
+ * the process in the middle of its work; once the reader is gone, lines are dropped.
+ */
 function openDestination(dest: AgentLoggerOptions['destination']): { write(s: string): unknown } {
-  if (dest === undefined) return pino.destination({ fd: 1, sync: true });
-  if (typeof dest === 'number') return pino.destination({ fd: dest, sync: true });
-  if (typeof dest === 'string') return pino.destination({ dest, sync: true, append: true, mkdir: true });
-  return dest;
+  const target: NodeJS.WritableStream | ReturnType<typeof pino.destination> = dest === undefined || typeof dest === 'number'
+    ? pino.destination({ fd: dest ?? 1, sync: true })
+    : typeof dest === 'string' ? pino.destination({ dest, sync: true, append: true, mkdir: true }) : dest;
+  let broken = false;
+  target.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') broken = true;
+  });
+  return {
+    write(s: string) {
+      if (broken) return false;
+      try {
+        return target.write(s);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') broken = true;
+        return false;
+      }
+    },
+  };
 }
 
 /** The agent's logger. Lines are written synchronously, so nothing is lost when the agent exits. */
@@ -165,8 +184,12 @@ export function instanceLogger(logger: Logger, name: string): Logger {
 
 /** The executor's Log callback, writing through pino (fields become the line's fields; debug lines when the logger's level lets them through). */
 export function execLog(logger: Logger): Log {
+  // A child logger's bindings (`instance`) are on every line already: a field of the same name would
+  // be written a second time (`{"instance":"web",...,"instance":"web"}`).
+  const bound = new Set(Object.keys(logger.bindings()));
   const log: Log = (level, message, fields) => {
-    logger[level](fields ?? {}, message);
+    const own = fields ? Object.fromEntries(Object.entries(fields).filter(([k]) => !bound.has(k))) : {};
+    logger[level](own, message);
   };
   log.debug = logger.isLevelEnabled('debug');
   return log;

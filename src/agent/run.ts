@@ -1,11 +1,12 @@
 // Puts the agent together: loop, status server, metrics, git pull, release prune and log caps on their schedules.
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { parseDuration } from '../shared/duration.js';
 import { planPrune } from '../release/prune.js';
 import { pruneRelease } from '../release/remove.js';
 import { gatherReleaseUsage } from '../ops/release-usage.js';
 import { CONFIG_FILE } from '../spec/config.js';
+import { isDesiredFileName } from '../spec/desired.js';
 import { Agent } from './agent.js';
 import { pullDesired, pullWarning } from './git-pull.js';
 import { logFilesOf, logRoots, rotateLogs } from './logrotate.js';
@@ -82,12 +83,15 @@ export async function runAgent(opts: RunAgentOptions): Promise<RunningAgent> {
       void pullDesired(agent.paths.desired, { configFile: join(agent.root, CONFIG_FILE) }).then((r) => {
         agent.setProblem('git', pullWarning(r));
         if (r.status === 'pulled') {
-          log.info({ from: r.from, to: r.to, changed: r.changed }, r.message);
-          if (r.configChanged) void agent.resync('pulled tend.yaml');
-          for (const file of r.changed) {
-            const name = file.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/, '');
-            agent.enqueue(name, true);
+          // Only desired files (and tend.yaml) matter: a pull that changes nothing else tend reads is not news.
+          const files = r.changed.filter((f) => isDesiredFileName(basename(f)));
+          if (files.length === 0 && !r.configChanged) {
+            log.debug({ from: r.from, to: r.to, changed: r.changed }, r.message);
+            return;
           }
+          log.info({ from: r.from, to: r.to, changed: files }, r.message);
+          if (r.configChanged) void agent.resync('pulled tend.yaml');
+          for (const file of files) agent.enqueue(basename(file).replace(/\.ya?ml$/, ''), true);
         } else if (pullWarning(r)) {
           log.warn({ status: r.status }, r.message);
         }

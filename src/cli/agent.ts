@@ -107,7 +107,11 @@ export function registerAgent(program: Command): void {
         // Another agent holding the root, or the listen address taken, is an expected refusal: one line, no stack.
         if (err instanceof AgentRunningError) log.error({ lock: err.path, owner: err.owner }, msg);
         else if (err instanceof ListenError) log.error({ listen: err.listen, code: err.code }, msg);
-        else log.error({ err }, msg);
+        // Off a terminal too: one line with the message; the stack only at debug level (--log-level debug).
+        else {
+          log.error(msg);
+          log.debug({ err }, msg);
+        }
         process.stderr.write(`error: ${msg}\n`);
         process.exitCode = 1;
       }

@@ -3,6 +3,9 @@
 import type { Command } from 'commander';
 import type { EditResult, InstanceOutcomeSummary, Project } from '../ops/edit.js';
 import { OpsError } from '../ops/guard.js';
+import type { EditPreview } from '../ops/preview.js';
+import { renderPlanText } from '../views/plan-text.js';
+import { countErrors } from '../shared/diagnostic-text.js';
 import type { Log } from '../shared/log.js';
 import type { ReconcileResult } from '../executor/reconcile.js';
 import { formatDiagnostic } from '../shared/diagnostic-text.js';
@@ -65,12 +68,31 @@ export function printPlanProblems(result: ReconcileResult | undefined, names: re
   for (const l of lines) process.stderr.write(`${l}\n`);
 }
 
-/** Runs a command body; an error is printed as `error: ...` with its exit code (1), a system error's stack too under TEND_DEBUG. */
+/**
+ * `--dry-run` of update and rollback: the edits that would be written (`(dry run: not written)`) and
+ * the plan for those instances, as `tend reconcile --dry-run` prints it. The exit code is reconcile
+ * --dry-run's: 1 error diagnostics, else with `detailed` 2 when an edit or an action is planned, 0 when
+ * there is nothing to do; without `detailed` 0.
+ */
+export function printPreview(p: EditPreview, key: string, value: string, detailed: boolean | undefined): number {
+  for (const e of p.edits) process.stdout.write(`${e.file}: ${e.key} ${e.from === undefined ? '(unset)' : String(e.from)} -> ${e.to} (dry run: not written)\n`);
+  for (const n of p.unchanged) process.stdout.write(`${n}: already ${key}: ${value}\n`);
+  process.stdout.write(`\n${renderPlanText(p.plan)}`);
+  if (countErrors(p.plan.diagnostics) > 0) return 1;
+  const work = p.edits.length > 0 || p.plan.actions.some((a) => a.type !== 'orphan');
+  return detailed && work ? 2 : 0;
+}
+
+const SEVERITY = /^(\S+: )?(error|warning): /;
+
+/** Runs a command body; an error is printed as `error: ...` (once) with its exit code (1), a system error's stack too under TEND_DEBUG. */
 export async function guarded(body: () => Promise<number>): Promise<void> {
   try {
     process.exitCode = await body();
   } catch (err) {
-    process.stderr.write(`error: ${errorMessage(err)}\n`);
+    // `error: ` once: a line that is a diagnostic (`tend.yaml:4:13: error: ...`, `error: tend.yaml not found ...`) says it already.
+    const text = errorMessage(err);
+    process.stderr.write(text.split('\n').map((l) => (SEVERITY.test(l) ? `${l}\n` : `error: ${l}\n`)).join(''));
     if (errorKind(err) === 'system' && err instanceof Error && err.stack && process.env.TEND_DEBUG) process.stderr.write(`${err.stack}\n`);
     process.exitCode = exitCodeOf(err);
   }

@@ -2,6 +2,9 @@
 // Entry point of the `tend` binary.
 import { buildProgram } from './program.js';
 import { errorMessage, exitCodeOf } from '../shared/errors.js';
+import { keepWorkingWhenOutputCloses } from './stdio.js';
+
+keepWorkingWhenOutputCloses();
 
 buildProgram(process.argv.slice(2))
   .then((program) => program.parseAsync(process.argv))

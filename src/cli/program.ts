@@ -76,5 +76,8 @@ export async function buildProgram(args?: readonly string[]): Promise<Command> {
   for (const register of await Promise.all(modules.map((m) => m.load()))) register(program);
   // Last: after every register call above.
   dirOnEverySubcommand(program);
+  // An unknown command (`tend stauts`) gets commander's `(Did you mean status?)` and a pointer to the
+  // help, not the whole help; subcommands keep theirs (set above, before they were registered).
+  program.showHelpAfterError('(tend --help lists the commands)');
   return program;
 }

@@ -1,4 +1,4 @@
-// Shared by the release commands: the loaded root (usage of each release lives in src/release/usage.ts).
+// Shared by the release commands: the loaded root (usage of each release lives in src/ops/release-usage.ts).
 import type { Command } from 'commander';
 import { renderDiagnostics } from '../shared/diagnostic-text.js';
 import { loadRoot, type GlobalOptions, type LoadedRoot } from './load.js';

@@ -107,6 +107,7 @@ async function buildCommand(version: string, opts: { force?: boolean }, cmd: Com
     if (err instanceof BuildError) {
       process.stderr.write(`error: ${err.message}\n`);
       if (err.logTail.length > 0) process.stderr.write(`last ${err.logTail.length} lines of build.log:\n${err.logTail.map((l) => `  ${l}\n`).join('')}`);
+      if (err.logFile && !err.message.includes(err.logFile)) process.stderr.write(`the whole build log: ${err.logFile}\n`);
       process.exitCode = err.failure === 'aborted' ? 130 : 1;
       return;
     }

@@ -1,19 +1,15 @@
 // `tend rollback <name> [--to V]` and `tend retry <name>`: edits of the desired file / the hold,
 // followed by a reconcile of that instance only.
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { reconcile } from '../executor/reconcile.js';
 import type { DesiredState, HistoryReason } from '../model/types.js';
-import { inGitRepo, setDesiredKey } from '../ops/desired-edit.js';
-import { desiredEditRefusal } from '../ops/guard.js';
-import { assertTagExists } from '../ops/update.js';
+import { previewRollback, rollbackInstance } from '../ops/rollback.js';
 import type { RootPaths } from '../spec/config.js';
-import { historyPath, readHistory } from '../state/history.js';
 import { withInstanceLock } from '../state/lock.js';
 import { readStatus, statusPath, updateStatus } from '../state/status.js';
 import { renderDiagnostics } from '../shared/diagnostic-text.js';
+import { guarded, printEdits, printOutcomes, printPlanProblems, printPreview, projectOf, stderrLog } from './edit-output.js';
 import { loadRoot, type GlobalOptions } from './load.js';
-import { errorMessage } from '../shared/errors.js';
 
 interface Loaded {
   desired: DesiredState;
@@ -44,56 +40,48 @@ async function reconcileOne(cmd: Command, name: string, reason?: HistoryReason):
   return result.exitCode;
 }
 
+interface RollbackCliOptions {
+  to?: string;
+  apply: boolean;
+  local?: boolean;
+  dryRun?: boolean;
+  detailedExitcode?: boolean;
+}
+
 export function registerRollback(program: Command): void {
   program
     .command('rollback <name>')
-    .description('write an earlier version into desired/<name>.yaml (default: the last healthy one before the current) and reconcile that instance')
+    .description('write an earlier version into desired/<name>.yaml and reconcile that instance: the last healthy version before the one the file names, or, when that one never ran healthy (tend already rolled it back), the version that runs')
     .option('--to <version>', 'the version to go back to (a git tag; it must exist)')
     .option('--no-apply', 'only edit the desired file')
     .option('--local', 'edit the desired file even though agent.git.pull is on')
-    .addHelpText('after', '\nExit codes: 0 done, 1 errors (unknown instance or tag, no earlier healthy version, a failed apply), 3 the version failed its health check and was held.')
-    .action(async (name: string, opts: { to?: string; apply: boolean; local?: boolean }, cmd: Command) => {
-      const loaded = load(cmd);
-      if (!loaded) return void (process.exitCode = 1);
-      const entry = loaded.desired.entries.find((e) => e.name === name);
-      if (!entry) {
-        process.stderr.write(`error: no instance ${name} in ${loaded.desired.desiredDir}/\n`);
-        return void (process.exitCode = 1);
+    .option('--dry-run', 'show the version chosen, the file edit and the plan; write and change nothing')
+    .option('--detailed-exitcode', 'with --dry-run: exit 0 when nothing to do, 2 when an edit or actions are planned, 1 on errors')
+    .addHelpText('after', [
+      '',
+      'After an automatic rollback (the file names v2.0.0, tend rolled back to v1.1.0, which runs),',
+      '`tend rollback web` pins the file to v1.1.0: it stops asking for the failed version, the hold',
+      'goes, and nothing restarts. Run it again to go back further, or name a version with --to.',
+      '',
+      'Exit codes: 0 done, 1 errors (unknown instance or tag, no earlier healthy version, a failed apply), 3 the version failed its health check and was held.',
+      'With --dry-run: 0 (--detailed-exitcode: 0 nothing to do, 2 an edit or actions planned), 1 errors.',
+    ].join('\n'))
+    .action((name: string, opts: RollbackCliOptions, cmd: Command) => guarded(async () => {
+      const project = projectOf(cmd);
+      if (opts.dryRun) {
+        const p = await previewRollback(project, name, opts.to, { local: opts.local ?? false });
+        process.stdout.write(`${p.choice.why}\n`);
+        return printPreview(p, 'version', p.choice.to, opts.detailedExitcode);
       }
-      const refusal = desiredEditRefusal(loaded.desired.config, opts.local, `roll ${name} back`);
-      if (refusal) {
-        process.stderr.write(`error: ${refusal}\n`);
-        return void (process.exitCode = 1);
-      }
-      if (opts.to !== undefined) {
-        // As tend update: an unknown tag (`Git tag v9.9.9 not found`) is refused before the file is edited.
-        try {
-          await assertTagExists(loaded, opts.to);
-        } catch (err) {
-          process.stderr.write(`error: ${errorMessage(err)}\n`);
-          return void (process.exitCode = 1);
-        }
-      }
-      const current = entry.status === 'valid' ? entry.spec.version : undefined;
-      let target = opts.to;
-      if (!target) {
-        const history = readHistory(historyPath(loaded.paths.instances, name));
-        // What the file names is what is being rolled back from; the version running may be the target
-        // (after an automatic rollback the file still names the failed version).
-        const healthy = history.filter((h) => h.outcome === 'healthy' && h.version !== current);
-        target = healthy.at(-1)?.version;
-        if (!target) {
-          process.stderr.write(`error: ${name} has no healthy version in its history other than ${current ?? 'the current one'}; use --to <version>\n`);
-          return void (process.exitCode = 1);
-        }
-      }
-      const file = join(loaded.paths.root, entry.file);
-      setDesiredKey(file, 'version', target);
-      process.stdout.write(`${entry.file}: version ${current ?? '?'} -> ${target}\n`);
-      if (inGitRepo(loaded.paths.desired)) process.stdout.write(`${entry.file} is in a git repository: commit the change so it stays the source of truth\n`);
-      if (!opts.apply) return;
-      process.exitCode = await reconcileOne(cmd, name, 'rollback');
-    });
+      const r = await rollbackInstance(project, name, opts.to, {
+        apply: opts.apply, local: opts.local ?? false, reconcile: { log: stderrLog },
+      });
+      process.stdout.write(`${r.choice.why}\n`);
+      printEdits(r, 'version', r.choice.to);
+      printOutcomes(r.outcomes);
+      printPlanProblems(r.reconcile, r.instances);
+      return r.reconcile?.exitCode ?? 0;
+    }));
 
   program
     .command('retry <name>')

@@ -1,6 +1,9 @@
 // `tend validate`: load tend.yaml, every desired file and its instance's .env, print all diagnostics; exit 0 ok, 1 errors.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { readInstanceStates } from '../observe/instances.js';
+import { CONFIG_FILE } from '../spec/config.js';
 import { envProblemDiagnostics, sortDiagnostics } from '../shared/diagnostics.js';
 import { countErrors, renderDiagnostics } from '../shared/diagnostic-text.js';
 import { loadRoot, type GlobalOptions } from './load.js';
@@ -29,7 +32,7 @@ export function registerValidate(program: Command): void {
         const warnings = diagnostics.length - errors;
         const valid = entries.filter((e) => e.status === 'valid').length;
         process.stdout.write(
-          `${root.desired ? `${valid} of ${entries.length} desired file${entries.length === 1 ? '' : 's'} valid` : 'tend.yaml is invalid'}; ` +
+          `${root.desired ? `${valid} of ${entries.length} desired file${entries.length === 1 ? '' : 's'} valid` : existsSync(join(root.paths.root, CONFIG_FILE)) ? `${CONFIG_FILE} is invalid` : `no ${CONFIG_FILE}`}; ` +
           `${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}\n`,
         );
       }

@@ -293,7 +293,7 @@ export interface InstanceState {
   crashes?: Crash[];
   /**
    * Names present in `instances/<name>/.env` and a digest of their values; never the values. `problems`:
-   * lines tend and systemd would read differently (src/observe/env-parse.ts); the planner applies nothing then.
+   * lines tend and systemd would read differently (src/shared/env-parse.ts); the planner applies nothing then.
    */
   env: { file: string; keys: string[]; digest: string; problems?: EnvProblem[] };
   /** tend's own files that are links, FIFOs or folders (one message each, naming the path): tend does not act on the instance. */

@@ -74,7 +74,7 @@ export function plan(desired: DesiredState, observed: Observed, releases: Releas
   };
 }
 
-function summarize(instances: InstancePlan[]): PlanSummary {
+export function summarize(instances: InstancePlan[]): PlanSummary {
   const s: PlanSummary = { create: 0, update: 0, replace: 0, delete: 0, change: 0, held: 0, invalid: 0, blocked: 0, orphan: 0, unchanged: 0 };
   for (const i of instances) {
     switch (i.change) {

@@ -20,9 +20,42 @@ export type BuildFailure = 'exit' | 'timeout' | 'aborted' | 'spawn' | 'source' |
 
 /** A failed build: what failed, the exit code when the command exited non-zero, and the end of its log. */
 export class BuildError extends TendError {
-  constructor(message: string, readonly version: string, readonly failure: BuildFailure, readonly exitCode: number | undefined, readonly logTail: string[], cause?: unknown) {
+  constructor(
+    message: string, readonly version: string, readonly failure: BuildFailure, readonly exitCode: number | undefined, readonly logTail: string[],
+    /** The failed build's whole log, kept as `releases/.build-<version>.log` (absent when interrupted or before the build ran). */
+    readonly logFile?: string,
+    cause?: unknown,
+  ) {
     super(message, { retryable: buildRetryable(failure), ...(cause !== undefined ? { cause } : {}) });
   }
+}
+
+/** Where the log of a failed build of `version` is kept (until that version builds, or fails again). */
+export function failedLogPath(releasesDir: string, version: string): string {
+  return join(releasesDir, `.build-${version}.log`);
+}
+
+/** At most this many names when saying what a build produced instead of an artifact. */
+const LISTED_MAX = 15;
+
+/** `a, b/, c (and 4 more)`: the entries of `dir` (folders marked `/`, .git left out), sorted, capped. */
+function listing(dir: string): string {
+  let entries: { name: string; dir: boolean }[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true }).filter((d) => d.name !== '.git').map((d) => ({ name: d.name, dir: d.isDirectory() }));
+  } catch {
+    return '(cannot be read)';
+  }
+  if (entries.length === 0) return 'nothing';
+  const names = entries.map((e) => `${e.name}${e.dir ? '/' : ''}`).sort();
+  return `${names.slice(0, LISTED_MAX).join(', ')}${names.length > LISTED_MAX ? ` (and ${names.length - LISTED_MAX} more)` : ''}`;
+}
+
+/** What the build produced where an artifact was expected: its checkout's top level, and the artifact's own folder when that exists. */
+function produced(checkout: string, artifact: string): string {
+  const parent = dirname(artifact);
+  const inParent = parent !== '.' && existsSync(join(checkout, parent)) ? `; ${parent}/ holds ${listing(join(checkout, parent))}` : '';
+  return `the build's top level holds ${listing(checkout)}${inParent}`;
 }
 
 export interface BuildOptions {
@@ -46,6 +79,8 @@ export type BuildResult =
 
 export const TAIL_LINES = 40;
 const LOCK_GRACE_MS = 60_000;
+/** Failures after the build command ran, whose log is kept (failedLogPath). */
+const KEEP_LOG: readonly BuildFailure[] = ['exit', 'timeout', 'artifact', 'image'];
 
 export function tendPackageVersion(): string {
   try {
@@ -119,7 +154,7 @@ function copyArtifacts(from: string, to: string, declared: readonly string[]): M
     if (!safeRelative(path) || RESERVED_NAMES.includes(path)) throw new StepError(`artifact ${path} is not a usable path`, 'artifact');
     const src = join(from, path);
     const st = existsSync(src) ? statSync(src) : undefined;
-    if (!st?.isFile()) throw new StepError(`the build did not produce artifact ${path}`, 'artifact');
+    if (!st?.isFile()) throw new StepError(`the build did not produce artifact ${path} (${produced(from, path)})`, 'artifact');
     if ((st.mode & 0o111) === 0) throw new StepError(`artifact ${path} is not executable`, 'artifact');
     const dest = join(to, path);
     mkdirSync(dirname(dest), { recursive: true });
@@ -202,10 +237,27 @@ async function build(opts: BuildOptions, timeoutMs: number): Promise<BuildResult
     const dir = join(releasesDir, version);
     install(staging, dir, join(releasesDir, `.old-${version}-${process.pid}`));
     done = true;
+    rmSync(failedLogPath(releasesDir, version), { force: true });
     return { outcome: 'built', dir, manifest, durationMs: Date.now() - started };
   } catch (err) {
     const step = err instanceof StepError ? err : new StepError(errorMessage(err), signal?.aborted ? 'aborted' : 'io', undefined, err);
-    throw new BuildError(`build of ${version} failed: ${step.message}`, version, step.failure, step.exitCode, tailLines(logFile, TAIL_LINES), step);
+    const tail = tailLines(logFile, TAIL_LINES);
+    // The log of a build that ran and failed is kept for people to read (an interrupted one is not).
+    let kept: string | undefined;
+    if (KEEP_LOG.includes(step.failure)) {
+      if (logOpen) {
+        closeSync(logFd);
+        logOpen = false;
+      }
+      try {
+        renameSync(logFile, failedLogPath(releasesDir, version));
+        kept = failedLogPath(releasesDir, version);
+      } catch {
+        kept = undefined;
+      }
+    }
+    const where = kept && step.failure === 'artifact' ? `; build log: ${kept}` : '';
+    throw new BuildError(`build of ${version} failed: ${step.message}${where}`, version, step.failure, step.exitCode, tail, kept, step);
   } finally {
     if (logOpen) closeSync(logFd);
     rmSync(clone, { recursive: true, force: true });

@@ -139,9 +139,50 @@ export async function resolveVersions(
     const tag = v === 'latest' ? latestTag([...tags.keys()], prereleases) : v;
     const commit = tag === undefined ? undefined : tags.get(tag);
     if (tag !== undefined && commit !== undefined) out[v] = { status: 'resolved', tag, commit };
-    else out[v] = { status: 'not-found', reason: v === 'latest' ? 'No semver git tag found for latest' : `Git tag ${v} not found` };
+    else out[v] = { status: 'not-found', reason: v === 'latest' ? 'No semver git tag found for latest' : notFound(v, [...tags.keys()]) };
   }
   return out;
+}
+
+/** `Git tag 1.1.0 not found; did you mean v1.1.0?`: the closest tags, when some are close. */
+export function notFound(version: string, tags: readonly string[]): string {
+  const near = closestTags(version, tags);
+  return `Git tag ${version} not found${near.length > 0 ? `; did you mean ${near.length === 1 ? near[0] : `one of ${near.join(', ')}`}?` : ''}`;
+}
+
+/**
+ * Up to three tags close to `wanted`: those that are the same but for a leading `v` or letter case
+ * when there are any, else those within an edit distance of 2 (a third of its length for longer
+ * names, at most 3), nearest first; not one that differs only in digits (another version, not a typo).
+ */
+export function closestTags(wanted: string, tags: readonly string[]): string[] {
+  const norm = (t: string) => t.toLowerCase().replace(/^v(?=\d)/, '');
+  const limit = Math.min(3, Math.max(2, Math.floor(wanted.length / 3)));
+  const near = tags
+    .map((tag) => ({ tag, d: norm(tag) === norm(wanted) ? 0 : editDistance(tag.toLowerCase(), wanted.toLowerCase()) }))
+    .filter((x) => x.tag !== wanted && x.d <= limit && (x.d === 0 || !otherNumber(x.tag, wanted)))
+    .sort((a, b) => a.d - b.d || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  // `1.1.0` for `v1.1.0` is that tag, not also its neighbours `v1.0.0` and `v1.2.0`.
+  const same = near.filter((x) => x.d === 0);
+  return (same.length > 0 ? same : near).slice(0, 3).map((x) => x.tag);
+}
+
+/** Same length, and every character that differs is a digit in both: another version (v9.0.0 is no typo of v1.0.0). */
+function otherNumber(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(/\d/.test(a[i]!) && /\d/.test(b[i]!))) return false;
+  return true;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 function firstLine(text: string): string {

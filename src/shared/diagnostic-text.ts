@@ -6,6 +6,11 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${where}${d.severity}: ${d.message}`;
 }
 
+/** As formatDiagnostic, without the `error: ` of an error (for messages that already say error once). */
+export function formatProblem(d: Diagnostic): string {
+  return d.severity === 'error' ? formatDiagnostic(d).replace(/(^|: )error: /, '$1') : formatDiagnostic(d);
+}
+
 export function renderDiagnostics(list: readonly Diagnostic[]): string {
   return list.map((d) => `${formatDiagnostic(d)}\n`).join('');
 }

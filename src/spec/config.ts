@@ -83,8 +83,11 @@ export interface LoadConfigOptions {
 export function loadConfig(opts: LoadConfigOptions): LoadedConfig {
   const root = findRoot(opts.cwd, opts.dir);
   if (root === undefined) {
-    const where = opts.dir !== undefined ? resolve(opts.cwd, opts.dir) : `${resolve(opts.cwd)} or any parent folder`;
-    const diag: Diagnostic = { severity: 'error', message: `${CONFIG_FILE} not found in ${where} (use -C DIR to name the deployment root)` };
+    // Say how to get one: make a root here (`tend init`), or name the one meant (`-C DIR`).
+    const message = opts.dir !== undefined
+      ? `${CONFIG_FILE} not found in ${resolve(opts.cwd, opts.dir)}: check -C DIR names the deployment root, or make one there with tend init -C ${opts.dir}`
+      : `${CONFIG_FILE} not found in ${resolve(opts.cwd)} or any parent folder: run tend in the deployment root or name it with -C DIR, or make one here with tend init`;
+    const diag: Diagnostic = { severity: 'error', message };
     const fallback = resolve(opts.cwd, opts.dir ?? '.');
     return { root: fallback, paths: rootPaths(fallback, undefined, opts.env, opts.cwd), diagnostics: [diag] };
   }

@@ -61,6 +61,11 @@ function display(root: string, path: string): string {
   return rel === '' || rel.startsWith('..') ? path : rel.split(sep).join('/');
 }
 
+/** A file name that loadDesired reads as a desired file (`web.yaml`; not `.web.yaml` or `README.md`). */
+export function isDesiredFileName(base: string): boolean {
+  return !base.startsWith('.') && /\.ya?ml$/.test(base);
+}
+
 export function loadDesired(opts: LoadDesiredOptions): DesiredState {
   const desiredDir = display(opts.root, opts.desiredDir);
   const state: DesiredState = { config: opts.config, desiredDir, dirExists: false, entries: [], diagnostics: [] };
@@ -77,7 +82,7 @@ export function loadDesired(opts: LoadDesiredOptions): DesiredState {
   const context = JSON.stringify([opts.root, opts.platform, opts.launchdWarn, opts.autoRuntime ?? null, opts.config]);
   const results: FileResult[] = [];
   for (const base of names.sort()) {
-    if (base.startsWith('.') || !/\.ya?ml$/.test(base)) continue;
+    if (!isDesiredFileName(base)) continue;
     results.push(loadFile(opts, realDir, base, context));
   }
   crossFileChecks(results, opts.appliedSpecOf ?? (() => undefined));

@@ -69,7 +69,7 @@ export function systemdTabDiagnostics(source: YamlSource, env: Record<string, st
   });
 }
 
-/** `source.build` as the builder will split it (src/release/command.ts): shell syntax, an unclosed quote, nothing at all. */
+/** `source.build` as the builder will split it (src/shared/command.ts): shell syntax, an unclosed quote, nothing at all. */
 export function buildCommandDiagnostics(source: YamlSource, build: unknown): Diagnostic[] {
   if (typeof build !== 'string') return [];
   try {
