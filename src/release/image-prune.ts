@@ -1,4 +1,5 @@
 // Removes a pruned release's Docker image: its `<app>:<version>` tag, then the image when nothing else needs it.
+import { errorMessage } from '../shared/errors.js';
 import type Docker from 'dockerode';
 
 export interface PrunedImage {
@@ -40,7 +41,7 @@ export async function removeReleaseImage(image: PrunedImage, keepIds: ReadonlySe
     info = await docker.getImage(image.id).inspect();
   } catch (err) {
     if (statusOf(err) === 404) return { status: 'absent' };
-    throw new Error(`cannot inspect image ${short(image.id)}: ${(err as Error).message}`);
+    throw new Error(`cannot inspect image ${short(image.id)}: ${errorMessage(err)}`);
   }
   const users = await docker.listContainers({ all: true, filters: { ancestor: [image.id] } });
   if (users.length > 0) {
@@ -59,8 +60,8 @@ export async function removeReleaseImage(image: PrunedImage, keepIds: ReadonlySe
     await docker.getImage(image.id).remove({ noprune: false });
   } catch (err) {
     if (statusOf(err) === 404) return { status: 'removed' };
-    if (statusOf(err) === 409) return { status: 'kept', why: `image ${short(image.id)}: ${(err as Error).message.replace(/^\(HTTP code 409\)\s*/, '')}` };
-    throw new Error(`cannot remove image ${short(image.id)} (${tag}): ${(err as Error).message}`);
+    if (statusOf(err) === 409) return { status: 'kept', why: `image ${short(image.id)}: ${errorMessage(err).replace(/^\(HTTP code 409\)\s*/, '')}` };
+    throw new Error(`cannot remove image ${short(image.id)} (${tag}): ${errorMessage(err)}`);
   }
   return { status: 'removed' };
 }

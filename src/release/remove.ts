@@ -1,4 +1,5 @@
 // Deletes one release folder: under its version lock, renamed aside first so it never looks half there.
+import { errorMessage } from '../shared/errors.js';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeReleaseImage, type ImagePrune } from './image-prune.js';
@@ -56,7 +57,7 @@ export async function pruneRelease(input: PruneReleaseInput): Promise<PruneOutco
       try {
         image = await removeReleaseImage({ id: input.imageId, repo: input.app, version: input.version }, input.keepImageIds);
       } catch (err) {
-        return { status: 'kept', why: `its image could not be removed: ${(err as Error).message}`, error: true };
+        return { status: 'kept', why: `its image could not be removed: ${errorMessage(err)}`, error: true };
       }
       if (image.status === 'kept') return { status: 'kept', why: image.why };
     }
