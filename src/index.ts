@@ -39,6 +39,8 @@ export { openProject, assertInstanceName, type OpenProjectOptions } from './ops/
 export type { Project } from './ops/edit.js';
 export { OpsError, desiredEditRefusal, type OpsErrorCode, type OpsErrorKind } from './ops/guard.js';
 export { TendError, errorKind, errorMessage, isRetryable, type ErrorKind } from './shared/errors.js';
+export { chooseRollback, previewRollback, rollbackInstance, type RollbackChoice, type RollbackResult } from './ops/rollback.js';
+export { retryInstance, type RetryOptions, type RetryResult } from './ops/retry.js';
 /** `tend create`, `tend delete`, `tend init`, `tend secret set|unset`. */
 export { createInstance, type CreateOptions, type CreateResult } from './ops/create.js';
 export { deleteInstance, InstanceRunsError, previewDelete, type DeleteOptions, type DeleteResult, type DeletePreview } from './ops/delete.js';

@@ -1,12 +1,12 @@
-// `tend rollback <name> [--to V]` and `tend retry <name>`: edits of the desired file / the hold,
+// `tend rollback <name> [--to V]` and `tend retry <name>` (ops/rollback.ts, ops/retry.ts): edits of the desired file / the hold,
 // followed by a reconcile of that instance only.
 import type { Command } from 'commander';
 import { reconcile } from '../executor/reconcile.js';
 import type { DesiredState, HistoryReason } from '../model/types.js';
 import { previewRollback, rollbackInstance } from '../ops/rollback.js';
+import { retryInstance } from '../ops/retry.js';
 import type { RootPaths } from '../spec/config.js';
-import { withInstanceLock } from '../state/lock.js';
-import { readStatus, statusPath, updateStatus } from '../state/status.js';
+import { readStatus, statusPath } from '../state/status.js';
 import { renderDiagnostics } from '../shared/diagnostic-text.js';
 import { guarded, printEdits, printOutcomes, printPlanProblems, printPreview, projectOf, stderrLog } from './edit-output.js';
 import { loadRoot, type GlobalOptions } from './load.js';
@@ -88,31 +88,10 @@ export function registerRollback(program: Command): void {
     .description('lift the hold on a version that failed its health check (or clear a crash loop) and reconcile that instance (it is tried again)')
     .option('--no-apply', 'only lift the hold')
     .addHelpText('after', '\nExit codes: 0 done, 1 errors, 3 it failed its health check again and is held.')
-    .action(async (name: string, opts: { apply: boolean }, cmd: Command) => {
-      const loaded = load(cmd);
-      if (!loaded) return void (process.exitCode = 1);
-      if (!loaded.desired.entries.some((e) => e.name === name)) {
-        process.stderr.write(`error: no instance ${name} in ${loaded.desired.desiredDir}/\n`);
-        return void (process.exitCode = 1);
-      }
-      const file = statusPath(loaded.paths.instances, name);
-      const st = readStatus(file).status;
-      const held = st?.held;
-      if (st?.phase === 'Degraded') {
-        // A crash loop: forget the exits that made it one, so the next plan starts the process again
-        // (a hold on a failed version, if any, stays: retry again to lift that).
-        // A rolled-back instance stays RolledBack: its process is restarted, not rolled back again.
-        await withInstanceLock(loaded.paths, name, () => updateStatus(file, {
-          crashes: [], phase: held ? 'RolledBack' : 'Progressing', message: 'retry after a crash loop requested',
-        }));
-        process.stdout.write(`${name}: crash loop cleared\n`);
-      } else if (held) {
-        await withInstanceLock(loaded.paths, name, () => updateStatus(file, { held: undefined, phase: 'Progressing', message: `retry of ${held.version} requested` }));
-        process.stdout.write(`${name}: hold on ${held.version} lifted\n`);
-      } else {
-        process.stdout.write(`${name}: nothing is held\n`);
-      }
-      if (!opts.apply) return;
-      process.exitCode = await reconcileOne(cmd, name);
-    });
+    .action((name: string, opts: { apply: boolean }, cmd: Command) => guarded(async () => {
+      // Lifting the hold is ops/retry.ts's; the reconcile is printed as tend rollback prints it.
+      const r = await retryInstance(projectOf(cmd), name, { apply: false });
+      process.stdout.write(r.cleared === 'crash-loop' ? `${name}: crash loop cleared\n` : r.cleared === 'hold' ? `${name}: hold on ${r.version} lifted\n` : `${name}: nothing is held\n`);
+      return opts.apply ? reconcileOne(cmd, name) : 0;
+    }));
 }
