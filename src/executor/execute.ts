@@ -324,7 +324,7 @@ class PlanRun {
     }
     if (this.opts.signal?.aborted) throw err;
     this.log('error', `${name}: ${action.type} failed: ${reason}`, { instance: name, action: action.id });
-    if (view.ip.record) updateStatus(statusPath(this.paths.instances, name), { phase: 'Failed', message: `${action.type} failed: ${reason}` });
+    if (view.ip.record?.failed) writeRecord(this.records, name, view.ip.record.failed, undefined, `${action.type} failed: ${reason}`);
     return { ...outcome, result: 'failed', reason: `${action.type} failed: ${reason}` };
   }
 }

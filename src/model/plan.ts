@@ -139,6 +139,8 @@ export interface PlannedRecords {
   start?: StatusRecord;
   /** Written when its chain ends, or at once when it has no actions (status says otherwise than the plan). */
   done?: StatusRecord;
+  /** Written when an action of its chain fails (other than a failed health check: that is `onUnhealthy`). */
+  failed?: StatusRecord;
 }
 
 export interface FieldChange {

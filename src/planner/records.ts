@@ -17,6 +17,9 @@ export function heldFailedMessage(held: Hold): string {
   return held.reason.startsWith('Health check timeout') ? held.reason : `Health check failed: ${held.reason}`;
 }
 
+/** An action of the chain failed: `{reason}` is the action and why (`start failed: ...`). */
+const FAILED: StatusRecord = { phase: 'Failed', message: '{reason}' };
+
 export interface RecordInput {
   entry: Valid;
   state: InstanceState | undefined;
@@ -44,7 +47,7 @@ export function withRecords(ip: InstancePlan, actions: Action[], input: RecordIn
   }
   const upkeep = ip.change !== 'rollback' && chain.every((a) => a.from === 'applied');
   const start: StatusRecord = { phase: upkeep ? 'RolledBack' : 'Progressing', message: ip.reason, ...(ip.version ? { desiredVersion: ip.version } : {}) };
-  return { ...ip, record: { start, done: doneRecord(ip, chain, input) } };
+  return { ...ip, record: { start, done: doneRecord(ip, chain, input), failed: FAILED } };
 }
 
 /** The health check failed: a failed rollback (or restart of the rollback target) is Failed; else the spec is held. */
@@ -149,6 +152,7 @@ export function invalidRecords(ip: InstancePlan, actions: Action[], port: number
   return {
     ...ip, record: {
       start: { phase: 'InvalidSpec', message: ip.reason },
+      failed: FAILED,
       done: {
         phase: 'InvalidSpec', observedVersion: version, message: `${file} has errors; ${what}`,
         log: { level: 'warn', text: `${ip.name}: ${file} has errors; ${what}` },
