@@ -245,7 +245,11 @@ class PlanRun {
     if (!this.opts.refresh) return first;
     const again = await this.opts.refresh(ip.name);
     const fresh = again.plan.instances.find((i) => i.name === ip.name && i.change !== 'orphan');
-    if (!fresh) return { ...first, ip: { ...ip, change: 'unchanged', actions: [], reason: 'nothing of it is left to act on' } };
+    if (!fresh) {
+      // Nothing of it left to plan: no action, and none of the records planned for the chain it had.
+      const { record: _record, ...rest } = ip;
+      return { ...first, ip: { ...rest, change: 'unchanged', actions: [], reason: 'nothing of it is left to act on' } };
+    }
     return { ip: fresh, byId: new Map(again.plan.actions.map((a) => [a.id, a])), states: again.states, releases: again.releases };
   }
 

@@ -35,7 +35,8 @@ export function specOf(desired: DesiredState, action: ChainAction, states: Insta
 export function writeRecord(c: RecordContext, name: string, rec: StatusRecord, applied?: { spec?: InstanceSpec; envDigest: string }, reason?: string): void {
   const file = statusPath(c.paths.instances, name);
   const at = new Date().toISOString();
-  const fill = (text: string) => text.replaceAll('{reason}', reason ?? '').replaceAll('{at}', at);
+  // Functions as replacements: a reason is inserted as it is (`$$`, `$&` and `{at}` in it stay literal).
+  const fill = (text: string) => text.replace(/\{(reason|at)\}/g, (_m, key: string) => (key === 'at' ? at : reason ?? ''));
   const previous = rec.history || rec.generation ? readStatus(file).status : undefined;
   const version = rec.version ?? 'unknown';
   const specHash = rec.specHash ?? '';

@@ -151,7 +151,7 @@ export function invalidRecords(ip: InstancePlan, actions: Action[], port: number
   const what = verifies ? `${version} (the last healthy spec) restored and healthy` : `${version} (the last healthy spec) restored`;
   return {
     ...ip, record: {
-      start: { phase: 'InvalidSpec', message: ip.reason },
+      start: { phase: 'InvalidSpec', message: ip.reason, desiredVersion: version },
       failed: FAILED,
       done: {
         phase: 'InvalidSpec', observedVersion: version, message: `${file} has errors; ${what}`,
