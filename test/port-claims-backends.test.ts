@@ -150,7 +150,9 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
         return row?.phase === 'Ready' && row.observedVersion === target;
       }, 120_000, 'web');
       const webDone = agent.since(mark).find((l) => l.instance === 'web' && /^web: reconcile /.test(l.msg));
-      expect(webDone?.msg).toBe('web: reconcile ok');
+      // ok, and what it did (the agent's reconcile line names the change: `web: reconcile ok: update (version ...)`).
+      expect(webDone?.msg).toMatch(/^web: reconcile ok: update \(version v\d\.\d\.\d -> v\d\.\d\.\d/);
+      expect(webDone?.result).toBe('ok');
       // The newcomer's failure is in the agent's own log, naming its file; its status row says why.
       const apiLine = agent.lines.find((l) => l.instance === 'api' && /^api: reconcile failed/.test(l.msg));
       expect(apiLine?.msg).toContain('desired/api.yaml');
