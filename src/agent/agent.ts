@@ -273,8 +273,9 @@ export class Agent implements AgentView {
     // warn when it did not converge; an invalid desired file is named with its diagnostics.
     const level = invalid || !(result === 'ok' || result === 'cancelled') ? 'warn' : 'info';
     const acted = done ? `: ${done.change}${done.reason ? ` (${done.reason})` : ''}: ${done.actions.join(', ')}` : '';
-    const tail = invalid ? `: ${invalid}` : why ? `: ${why}` : '';
-    log[level]({ result, ms: Math.round(ms), ...(done ? { change: done.change, actions: done.actions } : {}) }, `${name}: reconcile ${result}${acted}${tail}`);
+    // An invalid file comes first (what the operator has to fix), then what was done meanwhile (the restore).
+    const text = invalid ? `${name}: reconcile ${result}: ${invalid}${acted}` : `${name}: reconcile ${result}${acted}${why ? `: ${why}` : ''}`;
+    log[level]({ result, ms: Math.round(ms), ...(done ? { change: done.change, actions: done.actions } : {}) }, text);
     if (retry && !this.stopping) {
       const n = (this.failures.get(name) ?? 0) + 1;
       this.failures.set(name, n);
