@@ -126,7 +126,9 @@ for (const [runtime, walk] of WALKS) {
       if (obs.status !== 'ok') throw new Error(`${at}: cannot observe ${h.runtime}: ${JSON.stringify(obs)}`);
       expect(obs.items.filter((i) => i.owned).map((i) => ({ id: i.id, instance: i.instance, state: i.state, version: i.version })), at)
         .toEqual([{ id: target, instance: 'web', state: 'running', version }]);
-      expect(await backendNames(), at).toEqual([target]);
+      // systemd with output: files: the unit's output pipe and its stamper go with it (removed with it).
+      const companions = h.runtime === 'systemd' ? [target.replace(/\.service$/, '.log.service'), target.replace(/\.service$/, '.log.socket')] : [];
+      expect(await backendNames(), at).toEqual([...companions, target].sort());
       expect(history(), at).toEqual(expected);
       // A second reconcile plans nothing: planned in this process (what `reconcile --dry-run --detailed-exitcode`
       // does, without a CLI start per step; the CLI itself is asked at the end of each walk).

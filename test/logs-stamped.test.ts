@@ -15,7 +15,7 @@ import { causeLine } from '../src/executor/exit-cause.js';
 import { loadConfig } from '../src/spec/config.js';
 import { dockerLine, dockerSince } from '../src/ops/logs.js';
 import { LineStamper } from '../libexec/tend-logstamp.mjs';
-import { backendGate } from './helpers/backends.js';
+import { backendGate, systemdUserEnv } from './helpers/backends.js';
 import { buildOnce, tend } from './helpers/cli.js';
 import { useScratch } from './helpers/scratch.js';
 import { freePort, httpGet } from './fixtures/app.js';
@@ -157,7 +157,7 @@ for (const h of harnesses.filter((x) => x.runtime !== 'launchd')) {
       const del = await run(['delete', 'web', '--yes']);
       expect(del.code, del.stderr).toBe(0);
       for (const n of [`${app}-web.service`, `${app}-web.log.socket`, `${app}-web.log.service`]) expect(existsSync(join(unitDir, n)), n).toBe(false);
-      const left = await execa('systemctl', ['--user', 'list-units', '--all', '--no-legend', `${app}-*`], { reject: false });
+      const left = await execa('systemctl', ['--user', 'list-units', '--all', '--no-legend', `${app}-*`], { reject: false, env: systemdUserEnv() });
       expect(String(left.stdout).trim()).toBe('');
     }, 90_000);
   });

@@ -13,7 +13,7 @@ import { loadConfig, type RootPaths } from '../src/spec/config.js';
 import { fixtureRoot, harnesses } from './drivers/contract-backends.js';
 import { freePort, httpGet } from './fixtures/app.js';
 import { startAgent, until, type AgentProc } from './helpers/agent-proc.js';
-import { backendGate } from './helpers/backends.js';
+import { backendGate, systemdUserEnv } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';
 import { engine, removeImages } from './helpers/docker.js';
 import { useScratch } from './helpers/scratch.js';
@@ -58,7 +58,7 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
     const apiExists = async (): Promise<boolean> => {
       switch (runtime) {
         case 'tmux': return (await execa('tmux', ['-L', app, 'has-session', '-t', `=${app}-api`], { reject: false, stdin: 'ignore' })).exitCode === 0;
-        case 'systemd': return (await execa('systemctl', ['--user', 'cat', `${app}-api.service`], { reject: false, stdin: 'ignore' })).exitCode === 0;
+        case 'systemd': return (await execa('systemctl', ['--user', 'cat', `${app}-api.service`], { reject: false, stdin: 'ignore', env: systemdUserEnv() })).exitCode === 0;
         case 'docker': return (await engine().getContainer(`${app}-api`).inspect().then(() => true, () => false));
       }
     };

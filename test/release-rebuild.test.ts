@@ -18,7 +18,7 @@ import { readHistory } from '../src/state/history.js';
 import { fixtureRoot, harnesses } from './drivers/contract-backends.js';
 import { freePort, httpGet } from './fixtures/app.js';
 import { until } from './helpers/agent-proc.js';
-import { backendGate } from './helpers/backends.js';
+import { backendGate, systemdUserEnv } from './helpers/backends.js';
 import { buildOnce, CLI, REPO } from './helpers/cli.js';
 import { engine, removeImages } from './helpers/docker.js';
 import { useScratch } from './helpers/scratch.js';
@@ -47,7 +47,7 @@ for (const runtime of ['tmux', 'systemd', 'docker'] as const) {
     const serves = async () => (await httpGet(`http://127.0.0.1:${port}/version`)).body.trim();
 
     /** What the backend says of the process: running, or how it ended. */
-    const systemctl = (args: string[]) => execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore' });
+    const systemctl = (args: string[]) => execa('systemctl', ['--user', ...args], { reject: false, stdin: 'ignore', env: systemdUserEnv() });
     const tmux = (args: string[]) => execa('tmux', ['-L', app, ...args], { reject: false, stdin: 'ignore' });
 
     /** systemd stopped restarting the unit (its start limit): failed, the last exit status=203/EXEC. */
