@@ -2,7 +2,7 @@
 // status.json files; the app's /metrics from a real HTTP server; one live instance on a real tmux server.
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -264,6 +264,8 @@ describe.skipIf(tmuxGate.skip)('tend status on a live tmux instance', () => {
   afterAll(async () => {
     await live?.catch(() => undefined);
     await tmux(['kill-server']);
+    // The server leaves its socket file behind; the run's leak check would find it.
+    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, liveSocket), { force: true });
   });
 
   it('a reconciled instance is Ready with uptime and app counts; killing its process shows Degraded', async () => {

@@ -1,6 +1,8 @@
 // A tmux server started by an older tend keeps `-e KEY=VALUE` in its command line: observation warns
 // and says how to clear it (issue 13, hole 4); tend's own servers never get such a warning. Real tmux.
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { observeTmux } from '../../src/drivers/tmux/observe.js';
@@ -15,6 +17,8 @@ describe.skipIf(gate.skip)('tmux server argv from an older tend (real tmux)', ()
   afterEach(async () => {
     const r = await tmux(['kill-server']);
     if (r.exitCode !== 0 && !/no server running|error connecting/.test(r.stderr)) throw new Error(`kill-server: ${r.stderr}`);
+    // The server leaves its socket file behind; the run's leak check would find it.
+    rmSync(join(process.env.TMUX_TMPDIR || '/tmp', `tmux-${process.getuid?.() ?? 0}`, socket), { force: true });
   });
 
   it('warns when the server was started with -e values, names the socket and the fix; not otherwise', async () => {
